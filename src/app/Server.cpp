@@ -1,0 +1,101 @@
+#include "app/Server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <thread>
+
+#include "app/EchoEndpoint.h"
+#include "http/StaticFiles.h"
+#include "net/Listener.h"
+
+namespace sb::app {
+
+Server::Server(config::Config cfg) : cfg_(std::move(cfg)) {
+  http_.limits.headerLimit = 16 * 1024;
+  http_.limits.bodyLimit = cfg_.server.max_body_size;
+  http_.idleTimeoutMs = cfg_.websocket.idle_timeout.count() > 0 ? uint64_t(cfg_.websocket.idle_timeout.count()) : 60000;
+  wsOptions_.maxMessageSize = cfg_.websocket.max_message_size;
+  wsOptions_.compression = cfg_.websocket.compression;
+  wsOptions_.idleTimeoutMs = uint64_t(cfg_.websocket.idle_timeout.count());
+  wsOptions_.closeTimeoutMs = uint64_t(cfg_.websocket.close_timeout.count());
+  staticFiles_ = std::make_unique<http::StaticFiles>(cfg_.server.web_root);
+  buildRoutes();
+}
+
+Server::~Server() {
+  stopNow();
+  join();
+}
+
+void Server::buildRoutes() {
+  started_ = std::chrono::steady_clock::now();
+  http_.router.add("/health", {"GET"}, [this](http::HttpContext& ctx) {
+    auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_);
+    std::string body = "{\"status\":\"ok\",\"version\":\"" SB_VERSION "\",\"connections\":" +
+                       std::to_string(stats_.connections.load()) + ",\"workers\":" +
+                       std::to_string(workers_.size()) + ",\"uptime_seconds\":" + std::to_string(uptime.count()) +
+                       "}\n";
+    ctx.session.respond(ctx.conn, ctx.req, http::Response::json(200, std::move(body)));
+  });
+  if (!cfg_.debug.echo_path.empty()) {
+    http_.router.add(cfg_.debug.echo_path, {"GET"}, [this](http::HttpContext& ctx) {
+      ws::acceptWebSocket(ctx, wsOptions_, std::make_unique<EchoEndpoint>());
+    });
+  }
+  http_.router.setFallback([this](http::HttpContext& ctx) {
+    ctx.session.respond(ctx.conn, ctx.req, staticFiles_->serve(ctx.req));
+  });
+}
+
+void Server::start() {
+  if (!cfg_.server.tls_cert.empty()) tls_ = std::make_unique<net::TlsContext>(cfg_.server.tls_cert, cfg_.server.tls_key);
+  if (!cfg_.server.web_root.empty() && !staticFiles_->enabled())
+    spdlog::warn("server.web_root: directory '{}' not found; static files are off", cfg_.server.web_root);
+
+  int workers = cfg_.server.workers > 0 ? cfg_.server.workers : int(std::thread::hardware_concurrency());
+  if (workers <= 0) workers = 1;
+
+  long files = net::raiseOpenFileLimit();
+  if (files > 0 && files < long(cfg_.server.max_connections) + 64) {
+    spdlog::warn("open-file limit is {} but server.max_connections is {}: at most about {} connections can be "
+                 "accepted (each needs one file descriptor); raise the limit (`ulimit -n`) or lower "
+                 "server.max_connections",
+                 files, cfg_.server.max_connections, files > 64 ? files - 64 : 0);
+  }
+
+  auto hp = config::parseListen(cfg_.server.listen);
+  auto listeners = net::openListeners(hp.host, hp.port, workers);
+  port_ = listeners.port;
+
+  net::WorkerOptions wopts;
+  wopts.writeQueueLimit = cfg_.server.write_queue_limit;
+  wopts.maxConnections = cfg_.server.max_connections;
+  wopts.lingerMs = std::max<uint64_t>(1000, uint64_t(cfg_.websocket.close_timeout.count()));
+  for (int i = 0; i < workers; ++i) {
+    workers_.push_back(std::make_unique<net::Worker>(
+        i, listeners.fds[size_t(i)], tls_ ? tls_->get() : nullptr, wopts, stats_,
+        [this](net::Connection&) { return std::make_unique<http::HttpSession>(http_); }));
+  }
+  for (auto& w : workers_) w->start();
+  spdlog::info("switchboard {} listening on {}://{}:{} with {} worker{}", SB_VERSION, tls_ ? "https" : "http",
+               hp.host, port_, workers, workers == 1 ? "" : "s");
+  if (!cfg_.debug.echo_path.empty()) spdlog::info("debug echo endpoint at {}", cfg_.debug.echo_path);
+}
+
+void Server::drain() {
+  auto timeout = cfg_.server.drain_timeout;
+  spdlog::info("draining {} connection(s), at most {} ms", stats_.connections.load(), timeout.count());
+  uint64_t deadline = net::monotonicMs() + uint64_t(timeout.count());
+  for (auto& w : workers_) w->beginDrain(deadline);
+}
+
+void Server::stopNow() {
+  for (auto& w : workers_) w->stop();
+}
+
+void Server::join() {
+  for (auto& w : workers_) w->join();
+  workers_.clear();
+}
+
+}  // namespace sb::app

@@ -1,0 +1,51 @@
+#pragma once
+// The assembled server: listeners, workers, routes and shutdown. main() builds
+// one from the configuration; integration tests can too.
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "config/Config.h"
+#include "http/HttpSession.h"
+#include "net/TlsContext.h"
+#include "net/Worker.h"
+#include "ws/WebSocketConnection.h"
+
+namespace sb::app {
+
+class Server {
+ public:
+  explicit Server(config::Config cfg);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and starts the workers. Throws net::ListenError / net::TlsError
+  // with a message fit for the operator.
+  void start();
+  // Graceful shutdown: stop accepting, close every connection (WebSocket
+  // 1001), wait at most drain_timeout, then stop the workers.
+  void drain();
+  void stopNow();
+  void join();
+
+  uint16_t port() const { return port_; }
+  const config::Config& config() const { return cfg_; }
+  net::NetStats& stats() { return stats_; }
+
+ private:
+  void buildRoutes();
+
+  config::Config cfg_;
+  net::NetStats stats_;
+  http::HttpServerContext http_;
+  ws::WebSocketOptions wsOptions_;
+  std::unique_ptr<http::StaticFiles> staticFiles_;
+  std::unique_ptr<net::TlsContext> tls_;
+  std::vector<std::unique_ptr<net::Worker>> workers_;
+  uint16_t port_ = 0;
+  std::chrono::steady_clock::time_point started_;
+};
+
+}  // namespace sb::app

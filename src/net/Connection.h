@@ -1,0 +1,105 @@
+#pragma once
+// One accepted client socket, owned by the worker that accepted it. The
+// Connection knows bytes, not protocols: what the bytes mean is up to its
+// ProtocolHandler (HTTP first; a WebSocket session after an upgrade). It owns
+// no input buffer (reads land in the worker's shared buffer), a bounded write
+// queue, and one intrusive timer.
+#include <openssl/ssl.h>
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "net/EventLoop.h"
+#include "net/SharedBuffer.h"
+#include "net/TimerWheel.h"
+#include "net/WriteQueue.h"
+
+namespace sb::net {
+
+class Connection;
+class Worker;
+
+class ProtocolHandler {
+ public:
+  virtual ~ProtocolHandler() = default;
+  // Bytes received; `data` is the worker's shared buffer (writable, valid only
+  // during the call).
+  virtual void onData(Connection& c, uint8_t* data, size_t len) = 0;
+  // The connection's timer fired.
+  virtual void onTimer(Connection& c) {}
+  // The server is shutting down: close gracefully (WebSocket: 1001).
+  virtual void onShutdown(Connection& c);
+  // The socket is gone (peer closed, error, or close()); no more sends.
+  virtual void onDisconnect(Connection& c) {}
+  virtual const char* name() const = 0;
+};
+
+class Connection final : public IoHandler, public Flushable, private TimerNode {
+ public:
+  Connection(Worker& worker, int fd, SSL* ssl);
+  ~Connection() override;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Queues bytes for the end-of-turn flush. Over the worker's write queue
+  // limit the connection is closed as a slow consumer.
+  void send(const SharedBuffer::Ref& buf, size_t offset, size_t len);
+  void send(const SharedBuffer::Ref& buf) { send(buf, 0, buf->size()); }
+  void sendCopy(std::string_view bytes);
+
+  // Stops reading new requests, flushes what is queued, then half-closes and
+  // waits briefly for the peer's FIN before closing (so the last bytes are not
+  // lost to a reset).
+  void closeAfterFlush();
+  // Closes the socket now; queued bytes are dropped.
+  void close();
+
+  // Switches protocol (HTTP → WebSocket). Takes effect when the current
+  // onData returns; `leftover` bytes that followed the upgrade request are
+  // fed to the new handler.
+  void replaceHandler(std::unique_ptr<ProtocolHandler> next, std::string leftover = {});
+  ProtocolHandler* handler() const { return handler_.get(); }
+
+  void armTimer(uint64_t delayMs);
+  void cancelTimer();
+
+  bool isOpen() const { return state_ == State::Open; }
+  bool isClosed() const { return state_ == State::Closed; }
+  bool isTls() const { return ssl_ != nullptr; }
+  size_t queuedBytes() const { return out_.bytes(); }
+  Worker& worker() const { return worker_; }
+  EventLoop& loop() const;
+  int fd() const { return fd_; }
+  uint32_t slot = 0;  // index in the worker's connection table
+
+  void shutdownServer();  // called by the worker during drain
+
+ private:
+  enum class State : uint8_t { TlsHandshake, Open, Flushing, Draining, Closed };
+  void onIoEvent(uint32_t events) override;
+  void flush() override;
+  void handleRead();
+  void dispatch(uint8_t* data, size_t len);
+  void handleTlsHandshake();
+  bool writePlain();
+  bool writeTls();
+  void updateInterest();
+  void finishFlushing();
+  void applyPendingHandler();
+  static void onTimerFired(TimerNode* node);
+
+  Worker& worker_;
+  int fd_;
+  SSL* ssl_;
+  WriteQueue out_;
+  std::unique_ptr<ProtocolHandler> handler_;
+  std::unique_ptr<ProtocolHandler> next_;
+  std::unique_ptr<std::string> nextLeftover_;
+  State state_;
+  bool wantWrite_ = false;     // EPOLLOUT registered
+  bool inCallback_ = false;    // inside a handler callback
+  bool drainingTimer_ = false;
+};
+
+}  // namespace sb::net

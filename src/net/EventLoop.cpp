@@ -1,0 +1,127 @@
+#include "net/EventLoop.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace sb::net {
+
+uint64_t monotonicMs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
+}
+
+EventLoop::EventLoop() : nowMs_(monotonicMs()), timers_(nowMs_) {
+  epfd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epfd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
+  wakefd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wakefd_ < 0) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
+  add(wakefd_, EPOLLIN, this);
+}
+
+EventLoop::~EventLoop() {
+  if (wakefd_ >= 0) close(wakefd_);
+  if (epfd_ >= 0) close(epfd_);
+}
+
+bool EventLoop::add(int fd, uint32_t events, IoHandler* handler) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.ptr = handler;
+  return epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) == 0;
+}
+
+bool EventLoop::modify(int fd, uint32_t events, IoHandler* handler) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.ptr = handler;
+  return epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev) == 0;
+}
+
+void EventLoop::remove(int fd) { epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr); }
+
+void EventLoop::stop() {
+  {
+    std::lock_guard<std::mutex> lock(postedMu_);
+    stopRequested_ = true;
+  }
+  uint64_t one = 1;
+  (void)!write(wakefd_, &one, sizeof one);
+}
+
+void EventLoop::post(std::function<void()> task) {
+  {
+    std::lock_guard<std::mutex> lock(postedMu_);
+    posted_.push_back(std::move(task));
+  }
+  uint64_t one = 1;
+  (void)!write(wakefd_, &one, sizeof one);
+}
+
+void EventLoop::onIoEvent(uint32_t) {
+  uint64_t n;
+  while (read(wakefd_, &n, sizeof n) > 0) {
+  }
+}
+
+void EventLoop::runPosted() {
+  std::vector<std::function<void()>> tasks;
+  {
+    std::lock_guard<std::mutex> lock(postedMu_);
+    tasks.swap(posted_);
+    if (stopRequested_) stopping_ = true;
+  }
+  for (auto& t : tasks) t();
+}
+
+void EventLoop::cancelFlush(Flushable* f) {
+  if (!f->flushQueued) return;
+  auto it = std::find(flushList_.begin(), flushList_.end(), f);
+  if (it != flushList_.end()) *it = nullptr;
+  f->flushQueued = false;
+}
+
+void EventLoop::flushAll() {
+  // Flushing may queue more flushes (a write error closes a connection,
+  // which may notify others); loop until the list stays empty.
+  for (size_t i = 0; i < flushList_.size(); ++i) {
+    Flushable* f = flushList_[i];
+    if (!f) continue;
+    f->flushQueued = false;
+    f->flush();
+  }
+  flushList_.clear();
+}
+
+void EventLoop::run() {
+  constexpr int kMaxEvents = 256;
+  epoll_event events[kMaxEvents];
+  while (!stopping_) {
+    nowMs_ = monotonicMs();
+    int timeout = timers_.msUntilNextTick(nowMs_);
+    if (!flushList_.empty() || !deferred_.empty()) timeout = 0;
+    int n = epoll_wait(epfd_, events, kMaxEvents, timeout);
+    if (n < 0 && errno != EINTR) break;
+    nowMs_ = monotonicMs();
+    for (int i = 0; i < n; ++i) static_cast<IoHandler*>(events[i].data.ptr)->onIoEvent(events[i].events);
+    runPosted();
+    timers_.advance(nowMs_);
+    flushAll();
+    while (!deferred_.empty()) {
+      std::vector<std::function<void()>> tasks;
+      tasks.swap(deferred_);
+      for (auto& t : tasks) t();
+      flushAll();
+    }
+  }
+}
+
+}  // namespace sb::net

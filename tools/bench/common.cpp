@@ -1,0 +1,74 @@
+#include "common.h"
+
+#include <sys/random.h>
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+namespace sbbench {
+
+uint64_t random_seed() {
+  uint64_t seed = 0;
+  if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != ssize_t(sizeof seed)) {
+    seed = uint64_t(now_ns()) ^ (uint64_t(getpid()) << 32);
+  }
+  return seed;
+}
+
+uint64_t raise_nofile_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  return rl.rlim_cur;
+}
+
+std::optional<uint64_t> read_vmrss_kb(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  if (!in) return std::nullopt;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) {
+      std::istringstream ss(line.substr(6));
+      uint64_t kb = 0;
+      if (ss >> kb) return kb;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<SockStat> read_sockstat() {
+  std::ifstream in("/proc/net/sockstat");
+  if (!in) return std::nullopt;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("TCP:", 0) != 0) continue;
+    // "TCP: inuse 5 orphan 0 tw 0 alloc 6 mem 1"
+    std::istringstream ss(line.substr(4));
+    SockStat st;
+    std::string key;
+    uint64_t val = 0;
+    while (ss >> key >> val) {
+      if (key == "inuse") st.tcp_inuse = val;
+      else if (key == "alloc") st.tcp_alloc = val;
+      else if (key == "mem") st.tcp_mem_pages = val;
+    }
+    return st;
+  }
+  return std::nullopt;
+}
+
+std::string format_duration(int64_t ns) {
+  char buf[64];
+  if (ns >= kNsPerSec) std::snprintf(buf, sizeof buf, "%.2fs", double(ns) / 1e9);
+  else if (ns >= kNsPerMs) std::snprintf(buf, sizeof buf, "%.1fms", double(ns) / 1e6);
+  else std::snprintf(buf, sizeof buf, "%.1fus", double(ns) / 1e3);
+  return buf;
+}
+
+}  // namespace sbbench
