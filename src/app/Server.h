@@ -8,6 +8,7 @@
 
 #include "config/Config.h"
 #include "http/HttpSession.h"
+#include "http/StaticFiles.h"
 #include "net/TlsContext.h"
 #include "net/Worker.h"
 #include "ws/WebSocketConnection.h"

@@ -31,10 +31,8 @@ async function pageEcho(page, wsUrl) {
     const next = () => new Promise((res) => { ws.onmessage = (ev) => res(ev.data); });
     const results = [];
     for (const size of sizes) {
-      let text = '';
-      const unit = 'é✓abc';
-      while (new TextEncoder().encode(text + unit).length <= size) text += unit;
-      text += 'x'.repeat(size - new TextEncoder().encode(text).length);
+      const unit = 'é✓abc';  // 8 bytes of UTF-8
+      const text = unit.repeat(Math.floor(size / 8)) + 'x'.repeat(size % 8);
       let p = next();
       ws.send(text);
       const t = await p;

@@ -1,0 +1,354 @@
+// Loading the configuration: defaults, then the TOML file, then SWITCHBOARD_*
+// environment variables, each value checked against its registry entry
+// (config/Registry.cpp) on the way in; and genconfig, printed from the same
+// registry. Every error message starts with "config: " and names the key.
+#include "config/Config.h"
+
+#include <fmt/format.h>
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <sstream>
+#include <vector>
+
+#include "config/Registry.h"
+
+namespace sb::config {
+
+namespace {
+
+constexpr std::string_view kEnvPrefix = "SWITCHBOARD_";
+
+// ---- text helpers ----------------------------------------------------------
+
+// A TOML basic string literal.
+std::string quoted(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) out += fmt::format("\\u{:04X}", int(c));
+        else out += c;
+    }
+  }
+  return out + "\"";
+}
+
+// How a TOML value is shown after "got": as written in TOML for scalars.
+std::string describe(const toml::node& node) {
+  if (node.is_table()) return "a table";
+  if (node.is_array()) return "an array";
+  if (auto s = node.as_string()) return quoted(s->get());
+  std::ostringstream os;
+  node.visit([&](const auto& v) { os << v; });
+  return os.str();
+}
+
+size_t editDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// " (did you mean X?)" for the closest candidate within a typo's reach, else "".
+std::string suggest(std::string_view wrong, const std::vector<std::string>& candidates) {
+  const std::string* best = nullptr;
+  size_t bestDist = std::max<size_t>(2, wrong.size() / 4) + 1;
+  for (const auto& c : candidates) {
+    size_t d = editDistance(wrong, c);
+    if (d < bestDist) {
+      bestDist = d;
+      best = &c;
+    }
+  }
+  return best ? fmt::format(" (did you mean {}?)", *best) : std::string();
+}
+
+// ---- values ----------------------------------------------------------------
+
+// What a key accepts, as the object of "expected ...".
+std::string expected(const KeyDef& def) {
+  constexpr int64_t kMax64 = std::numeric_limits<int64_t>::max();
+  switch (def.kind) {
+    case Kind::String: return "a string";
+    case Kind::Bool: return "true or false";
+    case Kind::Int:
+    case Kind::Size: {
+      int64_t top = def.kind == Kind::Int ? std::numeric_limits<int>::max() : kMax64;
+      std::string s;
+      if (def.max < top) s = fmt::format("an integer from {} to {}", def.min, def.max);
+      else if (def.min == 0) s = "a non-negative integer";
+      else if (def.min == 1) s = "a positive integer";
+      else if (def.min <= std::numeric_limits<int>::min()) s = "an integer";
+      else s = fmt::format("an integer of at least {}", def.min);
+      return def.kind == Kind::Size ? s + " (bytes)" : s;
+    }
+    case Kind::Duration: {
+      using std::chrono::milliseconds;
+      std::string s = "a duration with a unit, like \"25s\"";
+      if (def.max < kMax64)
+        s += fmt::format(", from {} to {}", formatDuration(milliseconds{def.min}), formatDuration(milliseconds{def.max}));
+      else if (def.min > 0)
+        s += fmt::format(", at least {}", formatDuration(milliseconds{def.min}));
+      return s;
+    }
+  }
+  return "a value";
+}
+
+// Renders a value as a TOML literal (genconfig).
+std::string toToml(const KeyDef& def, const Value& v) {
+  switch (def.kind) {
+    case Kind::String: return quoted(std::get<std::string>(v));
+    case Kind::Bool: return std::get<bool>(v) ? "true" : "false";
+    case Kind::Int:
+    case Kind::Size: return std::to_string(std::get<int64_t>(v));
+    case Kind::Duration: return quoted(formatDuration(std::get<std::chrono::milliseconds>(v)));
+  }
+  return {};
+}
+
+// Where a value came from, appended to error messages: " (in FILE, line N)",
+// " (from SWITCHBOARD_X)", or "" for text given without a name.
+struct Origin {
+  std::string suffix;
+};
+
+[[noreturn]] void fail(const KeyDef& def, const Origin& origin, std::string_view problem) {
+  throw ConfigError(fmt::format("config: {}: {}{}", def.name(), problem, origin.suffix));
+}
+
+[[noreturn]] void failExpected(const KeyDef& def, const Origin& origin, std::string_view got) {
+  fail(def, origin, fmt::format("expected {}, got {}", expected(def), got));
+}
+
+// The shared last step of the file and the environment: bounds and the key's
+// own check, then into the Config.
+void store(Config& cfg, const KeyDef& def, const Value& value, const Origin& origin, std::string_view got) {
+  int64_t n = 0;
+  if (def.kind == Kind::Int || def.kind == Kind::Size) n = std::get<int64_t>(value);
+  if (def.kind == Kind::Duration) n = std::get<std::chrono::milliseconds>(value).count();
+  if (n < def.min || n > def.max) failExpected(def, origin, got);
+  if (def.check) {
+    try {
+      def.check(value);
+    } catch (const ConfigError& e) {
+      fail(def, origin, e.what());
+    }
+  }
+  def.set(cfg, value);
+}
+
+Value parseDurationFor(const KeyDef& def, const Origin& origin, std::string_view text) {
+  try {
+    return parseDuration(text);
+  } catch (const ConfigError& e) {
+    fail(def, origin, e.what());
+  }
+}
+
+Value fromToml(const KeyDef& def, const toml::node& node, const Origin& origin) {
+  switch (def.kind) {
+    case Kind::String:
+      if (auto s = node.as_string()) return s->get();
+      break;
+    case Kind::Bool:
+      if (auto b = node.as_boolean()) return b->get();
+      break;
+    case Kind::Int:
+    case Kind::Size:
+      if (auto i = node.as_integer()) return i->get();
+      break;
+    case Kind::Duration:
+      if (auto s = node.as_string()) return parseDurationFor(def, origin, s->get());
+      break;
+  }
+  failExpected(def, origin, describe(node));
+}
+
+Value fromEnv(const KeyDef& def, std::string_view text, const Origin& origin) {
+  std::string got = quoted(text);
+  switch (def.kind) {
+    case Kind::String: return std::string(text);
+    case Kind::Bool: {
+      std::string lower(text);
+      for (char& c : lower) c = char(std::tolower(static_cast<unsigned char>(c)));
+      if (lower == "true" || lower == "1") return true;
+      if (lower == "false" || lower == "0") return false;
+      fail(def, origin, fmt::format("expected true, false, 1 or 0, got {}", got));
+    }
+    case Kind::Int:
+    case Kind::Size: {
+      // Sizes are plain digits; ints may carry a '-'. No '+', spaces or suffixes.
+      std::string_view digits = text;
+      if (def.kind == Kind::Int && !digits.empty() && digits.front() == '-') digits.remove_prefix(1);
+      bool ok = !digits.empty() && std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
+      int64_t n = 0;
+      if (ok) {
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+        ok = ec == std::errc{} && end == text.data() + text.size();
+      }
+      if (!ok) failExpected(def, origin, got);
+      return n;
+    }
+    case Kind::Duration: return parseDurationFor(def, origin, text);
+  }
+  failExpected(def, origin, got);
+}
+
+// ---- sources ---------------------------------------------------------------
+
+void applyToml(Config& cfg, const toml::table& root, const std::string& sourceName) {
+  auto originOf = [&](const toml::node& node) {
+    if (sourceName.empty()) return Origin{};
+    return Origin{fmt::format(" (in {}, line {})", sourceName, node.source().begin.line)};
+  };
+  std::vector<std::string> sectionNames;
+  for (const auto& s : sections()) sectionNames.emplace_back(s.name);
+
+  for (auto&& [k, node] : root) {
+    std::string_view section = k.str();
+    bool known = std::find(sectionNames.begin(), sectionNames.end(), section) != sectionNames.end();
+    std::string where = originOf(node).suffix;
+    if (!known && node.is_table())
+      throw ConfigError(fmt::format("config: unknown section [{}]{}{}", section, suggest(section, sectionNames), where));
+    if (!known)
+      throw ConfigError(fmt::format("config: unknown key {} (every key belongs to a section such as [server]){}",
+                                    section, where));
+    if (!node.is_table())
+      throw ConfigError(fmt::format("config: {}: expected a section ([{}]), got {}{}", section, section,
+                                    describe(node), where));
+
+    for (auto&& [kk, value] : *node.as_table()) {
+      std::string_view key = kk.str();
+      const KeyDef* def = findKey(section, key);
+      if (!def) {
+        std::vector<std::string> siblings;
+        std::string elsewhere;
+        for (const auto& d : keys()) {
+          if (d.section == section) siblings.push_back(d.name());
+          else if (d.key == key) elsewhere = fmt::format(" (it belongs in [{}])", d.section);
+        }
+        std::string hint = elsewhere.empty() ? suggest(fmt::format("{}.{}", section, key), siblings) : elsewhere;
+        throw ConfigError(fmt::format("config: unknown key {}.{}{}{}", section, key, hint, originOf(value).suffix));
+      }
+      Origin origin = originOf(value);
+      store(cfg, *def, fromToml(*def, value, origin), origin, describe(value));
+    }
+  }
+}
+
+void applyTomlText(Config& cfg, std::string_view text, const std::string& sourceName) {
+  toml::table root;
+  try {
+    root = toml::parse(text, sourceName.empty() ? std::string_view("config") : std::string_view(sourceName));
+  } catch (const toml::parse_error& e) {
+    const auto& at = e.source().begin;
+    throw ConfigError(fmt::format("config: invalid TOML{} at line {}, column {}: {}",
+                                  sourceName.empty() ? "" : " in " + sourceName, at.line, at.column,
+                                  e.description()));
+  }
+  applyToml(cfg, root, sourceName);
+}
+
+void applyEnv(Config& cfg, char** envp) {
+  if (!envp) return;
+  for (char** p = envp; *p; ++p) {
+    std::string_view entry(*p);
+    if (!entry.starts_with(kEnvPrefix)) continue;
+    size_t eq = entry.find('=');
+    std::string_view name = entry.substr(0, eq);
+    std::string_view text = eq == std::string_view::npos ? std::string_view() : entry.substr(eq + 1);
+
+    const KeyDef* def = nullptr;
+    for (const auto& d : keys())
+      if (d.envName() == name) def = &d;
+    if (!def) {
+      std::vector<std::string> names;
+      for (const auto& d : keys()) names.push_back(d.envName());
+      throw ConfigError(fmt::format("config: unknown environment variable {}{}", name, suggest(name, names)));
+    }
+    Origin origin{fmt::format(" (from {})", name)};
+    store(cfg, *def, fromEnv(*def, text, origin), origin, quoted(text));
+  }
+}
+
+Config finish(Config cfg, char** envp) {
+  applyEnv(cfg, envp);
+  for (auto check : configChecks()) check(cfg);
+  return cfg;
+}
+
+std::string readFile(const std::string& path) {
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!f) throw ConfigError(fmt::format("config: cannot read {}: {}", path, std::strerror(errno)));
+  std::string text;
+  char buf[16384];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f.get())) > 0) text.append(buf, n);
+  if (std::ferror(f.get())) throw ConfigError(fmt::format("config: cannot read {}: {}", path, std::strerror(errno)));
+  return text;
+}
+
+}  // namespace
+
+Config loadConfig(const std::string& path, char** envp) {
+  Config cfg;
+  if (!path.empty()) applyTomlText(cfg, readFile(path), path);
+  return finish(std::move(cfg), envp);
+}
+
+Config loadConfigFromString(std::string_view toml, char** envp) {
+  Config cfg;
+  applyTomlText(cfg, toml, "");
+  return finish(std::move(cfg), envp);
+}
+
+std::string generateDefaultConfig() {
+  const Config defaults;
+  std::string out =
+      "# Switchboard configuration, generated by `switchboard genconfig`.\n"
+      "#\n"
+      "# Every setting is listed with its default value. Each can also be set by an\n"
+      "# environment variable SWITCHBOARD_<SECTION>_<KEY> (e.g.\n"
+      "# SWITCHBOARD_SERVER_LISTEN=127.0.0.1:9000), which wins over this file.\n"
+      "# Durations are strings with a unit: \"500ms\", \"25s\", \"2m\", \"1h\", \"1m30s\".\n"
+      "# Sizes are integers in bytes. An unknown key or a bad value is an error.\n";
+  for (const auto& section : sections()) {
+    out += fmt::format("\n# {}\n[{}]\n", section.doc, section.name);
+    for (const auto& def : keys()) {
+      if (def.section != section.name) continue;
+      out += '\n';
+      std::string_view doc = def.doc;
+      while (!doc.empty()) {
+        size_t nl = doc.find('\n');
+        out += fmt::format("# {}\n", doc.substr(0, nl));
+        doc = nl == std::string_view::npos ? std::string_view() : doc.substr(nl + 1);
+      }
+      out += fmt::format("{} = {}\n", def.key, toToml(def, def.get(defaults)));
+    }
+  }
+  return out;
+}
+
+}  // namespace sb::config
