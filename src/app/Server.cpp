@@ -34,7 +34,10 @@ void Server::buildRoutes() {
     std::string body = "{\"status\":\"ok\",\"version\":\"" SB_VERSION "\",\"connections\":" +
                        std::to_string(stats_.connections.load()) + ",\"workers\":" +
                        std::to_string(workers_.size()) + ",\"uptime_seconds\":" + std::to_string(uptime.count()) +
-                       "}\n";
+                       ",\"accepted\":" + std::to_string(stats_.accepted.load()) +
+                       ",\"refused_over_limit\":" + std::to_string(stats_.refusedOverLimit.load()) +
+                       ",\"refused_no_files\":" + std::to_string(stats_.refusedNoFiles.load()) +
+                       ",\"slow_consumer_disconnects\":" + std::to_string(stats_.slowConsumers.load()) + "}\n";
     ctx.session.respond(ctx.conn, ctx.req, http::Response::json(200, std::move(body)));
   });
   if (!cfg_.debug.echo_path.empty()) {

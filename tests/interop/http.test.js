@@ -175,4 +175,5 @@ test('max_connections refuses the excess with 503', async (t) => {
   await new Promise((r) => setTimeout(r, 200));
   const ok = await request(`${srv.url}/health`);
   assert.equal(ok.status, 200, 'slots are given back when connections close');
+  assert.ok(JSON.parse(ok.body).refused_over_limit >= 1, 'refusals are counted');
 });

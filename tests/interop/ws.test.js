@@ -240,6 +240,9 @@ test('a client that does not read is closed as a slow consumer; others are unaff
     if (!s.write(frame)) await new Promise((r) => { s.once('drain', r); setTimeout(r, 100); });
   }
   assert.ok(closed, 'the non-reading client was disconnected');
+  const { request } = require('./lib/server');
+  const health = JSON.parse((await request(`${srv.url}/health`)).body);
+  assert.ok(health.slow_consumer_disconnects >= 1, 'counted as a slow consumer');
   const r = await roundTrip(good, 'fine', false);
   assert.equal(r.data.toString(), 'fine');
   good.terminate();
