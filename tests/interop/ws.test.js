@@ -230,7 +230,7 @@ test('a client that does not read is closed as a slow consumer; others are unaff
     'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
   s.pause();  // never read: the server's replies pile up
   const payload = Buffer.alloc(60000, 0x61);
-  const header = Buffer.from([0x82, 126, (payload.length >> 8) & 0xff, payload.length & 0xff, 0, 0, 0, 0]);
+  const header = Buffer.from([0x82, 0x80 | 126, (payload.length >> 8) & 0xff, payload.length & 0xff, 0, 0, 0, 0]);
   const frame = Buffer.concat([header, payload]);  // zero mask key: payload unchanged
   let closed = false;
   s.on('close', () => { closed = true; });

@@ -10,7 +10,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 
 const ROOT = path.resolve(__dirname, '../../..');
-const BIN = process.env.SWITCHBOARD_BIN || path.join(ROOT, 'build/switchboard');
+const BIN = process.env.SB_SERVER_BIN || path.join(ROOT, 'build/switchboard');
 
 function freePort() {
   return new Promise((resolve, reject) => {
