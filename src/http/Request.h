@@ -12,6 +12,10 @@ namespace sb::http {
 // ASCII case-insensitive comparison, as header names and many tokens require.
 bool iequals(std::string_view a, std::string_view b);
 
+// RFC 9110 §5.6.2 tchar, and a non-empty run of them.
+bool isTokenChar(char c);
+bool isToken(std::string_view s);
+
 // True when a comma-separated header value such as "keep-alive, Upgrade"
 // contains `token` (case-insensitive, surrounding spaces ignored).
 bool headerHasToken(std::string_view value, std::string_view token);

@@ -14,24 +14,7 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-// RFC 9110 §5.6.2 tchar.
-bool isTokenChar(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool isToken(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s)
-    if (!isTokenChar(c)) return false;
-  return true;
-}
+using http::isToken;
 
 HandshakeResult fail(int status, std::string msg) {
   HandshakeResult r;

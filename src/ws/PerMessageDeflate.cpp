@@ -1,5 +1,7 @@
 #include "ws/PerMessageDeflate.h"
 
+#include "http/Request.h"
+
 #include <zlib.h>
 
 #include <algorithm>
@@ -34,33 +36,11 @@ struct Offer {
   std::vector<Param> params;
 };
 
-bool isTchar(char c) {
-  // RFC 7230 §3.2.6 tchar.
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool isToken(std::string_view s) { return !s.empty() && std::all_of(s.begin(), s.end(), isTchar); }
-
 // Tokens are compared case-insensitively. RFC 6455 only says "token"; being
 // lenient on receipt cannot cause a misinterpretation here, and we always
 // answer with the registered lower-case spelling.
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = char(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = char(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
+using http::iequals;
+using http::isToken;
 
 class OfferParser {
  public:
@@ -120,7 +100,7 @@ class OfferParser {
   }
   std::string_view token() {
     size_t start = pos_;
-    while (!atEnd() && isTchar(peek())) ++pos_;
+    while (!atEnd() && http::isTokenChar(peek())) ++pos_;
     return s_.substr(start, pos_ - start);
   }
   // RFC 7230 §3.2.6 quoted-string; pos_ is at the opening DQUOTE.
