@@ -36,7 +36,7 @@ test-unit: build
 test-asan: deps
 	@test -f $(BUILD_ASAN)/CMakeCache.txt || cmake -S . -B $(BUILD_ASAN) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DSB_SANITIZE=ON >/dev/null
 	@cmake --build $(BUILD_ASAN) -j $(JOBS)
-	@BUILD=$(BUILD_ASAN) SB_ASAN=1 ./tests/run-all --no-fuzz --no-browser
+	@BUILD=$(BUILD_ASAN) SB_ASAN=1 ./tests/run-all --no-fuzz
 
 $(BUILD_FUZZ)/CMakeCache.txt:
 	@CC=clang CXX=clang++ cmake -S . -B $(BUILD_FUZZ) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSB_FUZZ=ON -DSB_TESTS=OFF >/dev/null

@@ -267,6 +267,12 @@ async function main() {
         const crashed = server.deaths > 0;
         await server.stop();
         if (crashed) process.stdout.write(`!! the ${kind} server crashed ${server.deaths} time(s) during the run\n`);
+        // Under `make test-asan`: a sanitizer report is a failure even if every case passed.
+        const report = server.stderr.match(/(ERROR: (Address|Leak)Sanitizer|runtime error:)[^\n]*/);
+        if (report) {
+          process.stdout.write(`!! sanitizer report from the ${kind} server:\n${indent(server.stderr.slice(-8000))}\n`);
+          results.set(`sanitizer-${kind}`, { ok: false, msg: report[0] });
+        }
       }
     }
     if (opts.verbose) process.stdout.write(`-- ${kind} phase took ${((Date.now() - phaseStart) / 1000).toFixed(1)} s\n`);

@@ -162,13 +162,31 @@ test('start-up problems are reported clearly', async (t) => {
 test('max_connections refuses the excess with 503', async (t) => {
   const srv = await startServer({ env: { SWITCHBOARD_SERVER_MAX_CONNECTIONS: '3', SWITCHBOARD_SERVER_WORKERS: '1' } });
   t.after(() => srv.stop());
+  // Hold three keep-alive connections, each proven accepted by a 200. (The
+  // start-up probe connection may still be counted for a moment: retry then.)
   const held = [];
-  for (let i = 0; i < 3; i++) {
+  const openServed = () => new Promise((resolve) => {
     const s = net.connect(srv.port, '127.0.0.1');
-    await new Promise((r) => s.once('connect', r));
+    let buf = '';
+    s.on('error', () => resolve(null));
+    s.on('data', (d) => {
+      buf += d;
+      if (buf.includes('\r\n\r\n')) {
+        s.removeAllListeners('data');
+        if (/^HTTP\/1\.1 200 /.test(buf)) resolve(s); else { s.destroy(); resolve(null); }
+      }
+    });
+    s.on('connect', () => s.write('GET /health HTTP/1.1\r\nHost: a\r\n\r\n'));
+  });
+  for (let i = 0; i < 3; i++) {
+    let s = null;
+    for (let attempt = 0; attempt < 20 && !s; attempt++) {
+      s = await openServed();
+      if (!s) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(s, `connection ${i + 1} of 3 was served`);
     held.push(s);
   }
-  await new Promise((r) => setTimeout(r, 100));
   const { data } = await rawExchange(srv.port, 'GET /health HTTP/1.1\r\nHost: a\r\n\r\n');
   assert.match(data.toString(), /^HTTP\/1\.1 503 /);
   held.forEach((s) => s.destroy());

@@ -84,6 +84,10 @@ async function startServer({ env = {}, args = [], tls = false, wrap = null } = {
       const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
       const r = await exited;
       clearTimeout(t);
+      // Under `make test-asan` a sanitizer report in the server's stderr fails
+      // the test that started it, even when the behaviour looked right.
+      const report = stderr.match(/(ERROR: (Address|Leak)Sanitizer|runtime error:)[^\n]*/);
+      if (report) throw new Error(`sanitizer report from the server: ${report[0]}\n${stderr.slice(-4000)}`);
       return r;
     },
   };
