@@ -36,9 +36,7 @@ void Connection::onTimerFired(TimerNode* node) {
     c->close();  // handshake too slow, or the peer never finished closing
     return;
   }
-  c->inCallback_ = true;
   c->handler_->onTimer(*c);
-  c->inCallback_ = false;
 }
 
 void Connection::armTimer(uint64_t delayMs) { loop().timers().schedule(static_cast<TimerNode*>(this), delayMs); }
@@ -82,9 +80,7 @@ void Connection::close() {
 
 void Connection::shutdownServer() {
   if (state_ == State::Open && handler_) {
-    inCallback_ = true;
     handler_->onShutdown(*this);
-    inCallback_ = false;
     applyPendingHandler();
   } else if (state_ == State::TlsHandshake) {
     close();
@@ -113,9 +109,7 @@ void Connection::applyPendingHandler() {
 }
 
 void Connection::dispatch(uint8_t* data, size_t len) {
-  inCallback_ = true;
   handler_->onData(*this, data, len);
-  inCallback_ = false;
   applyPendingHandler();
 }
 

@@ -98,8 +98,6 @@ class Connection final : public IoHandler, public Flushable, private TimerNode {
   std::unique_ptr<std::string> nextLeftover_;
   State state_;
   bool wantWrite_ = false;     // EPOLLOUT registered
-  bool inCallback_ = false;    // inside a handler callback
-  bool drainingTimer_ = false;
 };
 
 }  // namespace sb::net

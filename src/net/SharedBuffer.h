@@ -52,6 +52,8 @@ class SharedBuffer {
   size_t size() const { return size_; }
   std::string_view view() const { return {reinterpret_cast<const char*>(data()), size_}; }
 
+  uint32_t refCount() const { return refs_.load(std::memory_order_relaxed); }
+
   void retain() { refs_.fetch_add(1, std::memory_order_relaxed); }
   void release() {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {

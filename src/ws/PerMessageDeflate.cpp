@@ -39,6 +39,18 @@ struct Offer {
 // Tokens are compared case-insensitively. RFC 6455 only says "token"; being
 // lenient on receipt cannot cause a misinterpretation here, and we always
 // answer with the registered lower-case spelling.
+// zlib's avail_in is 32-bit: once it has consumed its input, hand it the
+// next slice of at most UINT_MAX bytes.
+template <class Byte>
+void refillInput(z_stream* s, const Byte*& next, size_t& left) {
+  if (s->avail_in != 0 || left == 0) return;
+  const size_t take = std::min<size_t>(left, UINT_MAX);
+  s->next_in = const_cast<Bytef*>(reinterpret_cast<const Bytef*>(next));
+  s->avail_in = static_cast<uInt>(take);
+  next += take;
+  left -= take;
+}
+
 using http::iequals;
 using http::isToken;
 
@@ -313,14 +325,7 @@ InflateStatus Inflater::run(const uint8_t* data, size_t len, std::string& out, s
   const uint8_t* next = data;
   size_t left = len;
   for (;;) {
-    if (s->avail_in == 0 && left > 0) {
-      // avail_in is 32-bit; hand huge inputs over in slices.
-      const size_t take = std::min<size_t>(left, UINT_MAX);
-      s->next_in = const_cast<Bytef*>(reinterpret_cast<const Bytef*>(next));
-      s->avail_in = static_cast<uInt>(take);
-      next += take;
-      left -= take;
-    }
+    refillInput(s, next, left);
     s->next_out = buf;
     s->avail_out = sizeof buf;
     const int rc = inflate(s, Z_SYNC_FLUSH);
@@ -393,13 +398,7 @@ bool Deflater::compress(std::string_view in, std::string& out, int windowBits) {
   const char* next = in.data();
   size_t left = in.size();
   for (;;) {
-    if (s->avail_in == 0 && left > 0) {
-      const size_t take = std::min<size_t>(left, UINT_MAX);
-      s->next_in = const_cast<Bytef*>(reinterpret_cast<const Bytef*>(next));
-      s->avail_in = static_cast<uInt>(take);
-      next += take;
-      left -= take;
-    }
+    refillInput(s, next, left);
     if (written == out.size()) out.resize(out.size() * 2);
     const size_t room = std::min<size_t>(out.size() - written, UINT_MAX);
     s->next_out = reinterpret_cast<Bytef*>(out.data() + written);

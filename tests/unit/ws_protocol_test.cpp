@@ -12,6 +12,7 @@
 #include "ws/PerMessageDeflate.h"
 #include "ws/Utf8Validator.h"
 #include "ws/WebSocketProtocol.h"
+#include "../support/ClientFrame.h"
 
 using namespace sb::ws;
 using Proto = WebSocketProtocol;
@@ -21,25 +22,7 @@ namespace {
 constexpr uint8_t kText = 1, kBinary = 2, kCont = 0, kClose = 8, kPing = 9, kPong = 10;
 
 std::string frame(uint8_t opcode, const std::string& payload, bool fin = true, uint8_t rsv = 0, bool masked = true) {
-  static const uint8_t mask[4] = {0x9a, 0x01, 0x5c, 0xe3};
-  std::string f;
-  f += char((fin ? 0x80 : 0) | (rsv << 4) | opcode);
-  uint8_t mbit = masked ? 0x80 : 0;
-  uint64_t n = payload.size();
-  if (n < 126) {
-    f += char(mbit | n);
-  } else if (n <= 0xFFFF) {
-    f += char(mbit | 126);
-    f += char(n >> 8);
-    f += char(n);
-  } else {
-    f += char(mbit | 127);
-    for (int i = 7; i >= 0; --i) f += char(n >> (8 * i));
-  }
-  if (!masked) return f + payload;
-  for (int i = 0; i < 4; ++i) f += char(mask[i]);
-  for (size_t i = 0; i < n; ++i) f += char(payload[i] ^ mask[i % 4]);
-  return f;
+  return sb::testsupport::clientFrame(opcode, payload, fin, masked, rsv, {{0x9a, 0x01, 0x5c, 0xe3}});
 }
 
 std::string closeBody(uint16_t code, const std::string& reason = "") {
