@@ -4,7 +4,10 @@
 
 #include <thread>
 
+#include "api/ServerApi.h"
 #include "app/EchoEndpoint.h"
+#include "broker/MemoryBroker.h"
+#include "transport/WebSocketTransport.h"
 #include "http/StaticFiles.h"
 #include "net/Listener.h"
 
@@ -19,12 +22,21 @@ Server::Server(config::Config cfg) : cfg_(std::move(cfg)) {
   wsOptions_.idleTimeoutMs = uint64_t(cfg_.websocket.idle_timeout.count());
   wsOptions_.closeTimeoutMs = uint64_t(cfg_.websocket.close_timeout.count());
   staticFiles_ = std::make_unique<http::StaticFiles>(cfg_.server.web_root);
-  buildRoutes();
 }
 
 Server::~Server() {
   stopNow();
   join();
+}
+
+void Server::runSweeper() {
+  auto* memory = static_cast<broker::MemoryBroker*>(memoryBroker_);
+  std::unique_lock lock(sweeperMu_);
+  while (!sweeperCv_.wait_for(lock, std::chrono::seconds(1), [this] { return sweeperStop_; })) {
+    lock.unlock();
+    memory->sweep();
+    lock.lock();
+  }
 }
 
 void Server::buildRoutes() {
@@ -40,6 +52,10 @@ void Server::buildRoutes() {
                        ",\"slow_consumer_disconnects\":" + std::to_string(stats_.slowConsumers.load()) + "}\n";
     ctx.session.respond(ctx.conn, ctx.req, http::Response::json(200, std::move(body)));
   });
+  http_.router.add("/connection/websocket", {"GET"}, [this](http::HttpContext& ctx) {
+    transport::acceptClientWebSocket(ctx, wsOptions_, *node_);
+  });
+  api::registerRoutes(http_.router, *node_);
   if (!cfg_.debug.echo_path.empty()) {
     http_.router.add(cfg_.debug.echo_path, {"GET"}, [this](http::HttpContext& ctx) {
       ws::acceptWebSocket(ctx, wsOptions_, std::make_unique<EchoEndpoint>());
@@ -57,6 +73,17 @@ void Server::start() {
 
   int workers = cfg_.server.workers > 0 ? cfg_.server.workers : int(std::thread::hardware_concurrency());
   if (workers <= 0) workers = 1;
+  if (workers > 64) workers = 64;  // the hub's worker masks are 64 bits
+
+  // Channel rules and token keys are parsed here: a bad one stops the start
+  // with a ConfigError naming the key.
+  auto broker = std::make_unique<broker::MemoryBroker>(broker::MemoryBrokerOptions{
+      .historyMetaTtl = cfg_.broker.history_meta_ttl});
+  memoryBroker_ = broker.get();
+  node_ = std::make_unique<core::Node>(cfg_, std::move(broker), size_t(workers));
+  if (!node_->tokens().enabled() && !cfg_.client.allow_anonymous)
+    spdlog::warn("no client.token_* key is set and client.allow_anonymous is off: no client can connect");
+  buildRoutes();
 
   long files = net::raiseOpenFileLimit();
   if (files > 0 && files < long(cfg_.server.max_connections) + 64) {
@@ -79,7 +106,9 @@ void Server::start() {
         i, listeners.fds[size_t(i)], tls_ ? tls_->get() : nullptr, wopts, stats_,
         [this](net::Connection&) { return std::make_unique<http::HttpSession>(http_); }));
   }
+  for (size_t i = 0; i < workers_.size(); ++i) node_->hub().attachLoop(i, &workers_[i]->loop());
   for (auto& w : workers_) w->start();
+  sweeper_ = std::thread([this] { runSweeper(); });
   spdlog::info("switchboard {} listening on {}://{}:{} with {} worker{}", SB_VERSION, tls_ ? "https" : "http",
                hp.host, port_, workers, workers == 1 ? "" : "s");
   if (!cfg_.debug.echo_path.empty()) spdlog::info("debug echo endpoint at {}", cfg_.debug.echo_path);
@@ -99,6 +128,12 @@ void Server::stopNow() {
 void Server::join() {
   for (auto& w : workers_) w->join();
   workers_.clear();
+  {
+    std::lock_guard lock(sweeperMu_);
+    sweeperStop_ = true;
+  }
+  sweeperCv_.notify_all();
+  if (sweeper_.joinable()) sweeper_.join();
 }
 
 }  // namespace sb::app

@@ -3,10 +3,14 @@
 // one from the configuration; integration tests can too.
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <memory>
 #include <vector>
 
 #include "config/Config.h"
+#include "core/Node.h"
 #include "http/HttpSession.h"
 #include "http/StaticFiles.h"
 #include "net/TlsContext.h"
@@ -34,9 +38,11 @@ class Server {
   uint16_t port() const { return port_; }
   const config::Config& config() const { return cfg_; }
   net::NetStats& stats() { return stats_; }
+  core::Node* node() { return node_.get(); }
 
  private:
   void buildRoutes();
+  void runSweeper();
 
   config::Config cfg_;
   net::NetStats stats_;
@@ -44,6 +50,13 @@ class Server {
   ws::WebSocketOptions wsOptions_;
   std::unique_ptr<http::StaticFiles> staticFiles_;
   std::unique_ptr<net::TlsContext> tls_;
+  std::unique_ptr<core::Node> node_;
+  broker::Broker* memoryBroker_ = nullptr;
+  // Expires history, stream meta and presence in the memory broker.
+  std::thread sweeper_;
+  std::mutex sweeperMu_;
+  std::condition_variable sweeperCv_;
+  bool sweeperStop_ = false;
   std::vector<std::unique_ptr<net::Worker>> workers_;
   uint16_t port_ = 0;
   std::chrono::steady_clock::time_point started_;

@@ -87,7 +87,8 @@ std::string suggest(std::string_view wrong, const std::vector<std::string>& cand
 // ---- values ----------------------------------------------------------------
 
 // What a key accepts, as the object of "expected ...".
-std::string expected(const KeyDef& def) {
+template <class Target>
+std::string expected(const KeyDefOf<Target>& def) {
   constexpr int64_t kMax64 = std::numeric_limits<int64_t>::max();
   switch (def.kind) {
     case Kind::String: return "a string";
@@ -117,7 +118,8 @@ std::string expected(const KeyDef& def) {
 }
 
 // Renders a value as a TOML literal (genconfig).
-std::string toToml(const KeyDef& def, const Value& v) {
+template <class Target>
+std::string toToml(const KeyDefOf<Target>& def, const Value& v) {
   switch (def.kind) {
     case Kind::String: return quoted(std::get<std::string>(v));
     case Kind::Bool: return std::get<bool>(v) ? "true" : "false";
@@ -134,40 +136,47 @@ struct Origin {
   std::string suffix;
 };
 
-[[noreturn]] void fail(const KeyDef& def, const Origin& origin, std::string_view problem) {
-  throw ConfigError(fmt::format("config: {}: {}{}", def.name(), problem, origin.suffix));
+// Errors name the key as `name`: def.name() for a section's key, or
+// "channel.namespace[\"chat\"].presence" for a key of an array element.
+[[noreturn]] void fail(std::string_view name, const Origin& origin, std::string_view problem) {
+  throw ConfigError(fmt::format("config: {}: {}{}", name, problem, origin.suffix));
 }
 
-[[noreturn]] void failExpected(const KeyDef& def, const Origin& origin, std::string_view got) {
-  fail(def, origin, fmt::format("expected {}, got {}", expected(def), got));
+template <class Target>
+[[noreturn]] void failExpected(const KeyDefOf<Target>& def, std::string_view name, const Origin& origin,
+                               std::string_view got) {
+  fail(name, origin, fmt::format("expected {}, got {}", expected(def), got));
 }
 
 // The shared last step of the file and the environment: bounds and the key's
-// own check, then into the Config.
-void store(Config& cfg, const KeyDef& def, const Value& value, const Origin& origin, std::string_view got) {
+// own check, then into the target (the Config, or an array element).
+template <class Target>
+void store(Target& target, const KeyDefOf<Target>& def, std::string_view name, const Value& value,
+           const Origin& origin, std::string_view got) {
   int64_t n = 0;
   if (def.kind == Kind::Int || def.kind == Kind::Size) n = std::get<int64_t>(value);
   if (def.kind == Kind::Duration) n = std::get<std::chrono::milliseconds>(value).count();
-  if (n < def.min || n > def.max) failExpected(def, origin, got);
+  if (n < def.min || n > def.max) failExpected(def, name, origin, got);
   if (def.check) {
     try {
       def.check(value);
     } catch (const ConfigError& e) {
-      fail(def, origin, e.what());
+      fail(name, origin, e.what());
     }
   }
-  def.set(cfg, value);
+  def.set(target, value);
 }
 
-Value parseDurationFor(const KeyDef& def, const Origin& origin, std::string_view text) {
+Value parseDurationFor(std::string_view name, const Origin& origin, std::string_view text) {
   try {
     return parseDuration(text);
   } catch (const ConfigError& e) {
-    fail(def, origin, e.what());
+    fail(name, origin, e.what());
   }
 }
 
-Value fromToml(const KeyDef& def, const toml::node& node, const Origin& origin) {
+template <class Target>
+Value fromToml(const KeyDefOf<Target>& def, std::string_view name, const toml::node& node, const Origin& origin) {
   switch (def.kind) {
     case Kind::String:
       if (auto s = node.as_string()) return s->get();
@@ -180,14 +189,15 @@ Value fromToml(const KeyDef& def, const toml::node& node, const Origin& origin) 
       if (auto i = node.as_integer()) return i->get();
       break;
     case Kind::Duration:
-      if (auto s = node.as_string()) return parseDurationFor(def, origin, s->get());
+      if (auto s = node.as_string()) return parseDurationFor(name, origin, s->get());
       break;
   }
-  failExpected(def, origin, describe(node));
+  failExpected(def, name, origin, describe(node));
 }
 
 Value fromEnv(const KeyDef& def, std::string_view text, const Origin& origin) {
   std::string got = quoted(text);
+  std::string name = def.name();
   switch (def.kind) {
     case Kind::String: return std::string(text);
     case Kind::Bool: {
@@ -195,7 +205,7 @@ Value fromEnv(const KeyDef& def, std::string_view text, const Origin& origin) {
       for (char& c : lower) c = char(std::tolower(static_cast<unsigned char>(c)));
       if (lower == "true" || lower == "1") return true;
       if (lower == "false" || lower == "0") return false;
-      fail(def, origin, fmt::format("expected true, false, 1 or 0, got {}", got));
+      fail(name, origin, fmt::format("expected true, false, 1 or 0, got {}", got));
     }
     case Kind::Int:
     case Kind::Size: {
@@ -208,21 +218,122 @@ Value fromEnv(const KeyDef& def, std::string_view text, const Origin& origin) {
         auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
         ok = ec == std::errc{} && end == text.data() + text.size();
       }
-      if (!ok) failExpected(def, origin, got);
+      if (!ok) failExpected(def, name, origin, got);
       return n;
     }
-    case Kind::Duration: return parseDurationFor(def, origin, text);
+    case Kind::Duration: return parseDurationFor(name, origin, text);
   }
-  failExpected(def, origin, got);
+  failExpected(def, name, origin, got);
 }
 
 // ---- sources ---------------------------------------------------------------
 
+// Makes the " (in FILE, line N)" suffix for a node; "" for text without a name.
+class OriginOf {
+ public:
+  explicit OriginOf(const std::string& sourceName) : sourceName_(sourceName) {}
+  Origin operator()(const toml::node& node) const {
+    if (sourceName_.empty()) return Origin{};
+    return Origin{fmt::format(" (in {}, line {})", sourceName_, node.source().begin.line)};
+  }
+
+ private:
+  const std::string& sourceName_;
+};
+
+const ArraySectionDef* findArray(std::string_view section, std::string_view key) {
+  for (const auto& a : arraySections())
+    if (a.section == section && a.key == key) return &a;
+  return nullptr;
+}
+
+// The error for `key` found in [section] but not in the registry, with a hint:
+// a close sibling, or the section the key belongs in.
+[[noreturn]] void unknownKey(std::string_view section, std::string_view key, const Origin& origin) {
+  std::vector<std::string> siblings;
+  std::string elsewhere;
+  for (const auto& d : keys()) {
+    if (d.section == section) siblings.push_back(d.name());
+    else if (d.key == key && elsewhere.empty()) elsewhere = fmt::format(" (it belongs in [{}])", d.section);
+  }
+  for (const auto& a : arraySections()) {
+    if (a.section == section) siblings.push_back(a.name());
+    for (const auto& d : a.keys)
+      if (d.key == key && elsewhere.empty()) elsewhere = fmt::format(" (it belongs in [[{}]])", a.name());
+  }
+  std::string hint = elsewhere.empty() ? suggest(fmt::format("{}.{}", section, key), siblings) : elsewhere;
+  throw ConfigError(fmt::format("config: unknown key {}.{}{}{}", section, key, hint, origin.suffix));
+}
+
+// Reads the array of tables `node` (the value of arr.section.arr.key) into
+// arr.elements(cfg): every element is a table of arr.keys with a unique idKey,
+// checked as a whole by arr.check. Messages name the element by its id when
+// it has a string one ("channel.namespace[\"chat\"]"), else by its index.
+template <class Element>
+void applyArray(Config& cfg, const ArraySectionDefOf<Element>& arr, const toml::node& node,
+                const OriginOf& originOf) {
+  const std::string arrName = arr.name();
+  const toml::array* items = node.as_array();
+  bool tables = items && std::all_of(items->begin(), items->end(), [](const toml::node& n) { return n.is_table(); });
+  if (!tables)
+    throw ConfigError(fmt::format("config: {}: expected an array of tables ([[{}]] sections), got {}{}", arrName,
+                                  arrName, describe(node), originOf(node).suffix));
+
+  const KeyDefOf<Element>* idDef = nullptr;
+  for (const auto& d : arr.keys)
+    if (d.key == arr.idKey) idDef = &d;
+
+  const Element defaults{};
+  std::vector<std::string> ids;  // of the elements read so far, by index
+  for (size_t i = 0; i < items->size(); ++i) {
+    const toml::table& table = *(*items)[i].as_table();
+    std::string label = fmt::format("{}[{}]", arrName, i);
+    if (auto id = table.get_as<std::string>(arr.idKey)) label = fmt::format("{}[{}]", arrName, quoted(id->get()));
+
+    Element element = defaults;
+    bool hasId = false;
+    for (auto&& [k, value] : table) {
+      std::string_view key = k.str();
+      const KeyDefOf<Element>* def = nullptr;
+      for (const auto& d : arr.keys)
+        if (d.key == key) def = &d;
+      Origin origin = originOf(value);
+      if (!def) {
+        std::vector<std::string> siblings;
+        for (const auto& d : arr.keys) siblings.emplace_back(d.key);
+        std::string hint = suggest(key, siblings);
+        if (hint.empty() && findKey(arr.section, key))
+          hint = fmt::format(" (it belongs in [{}], not in a {})", arr.section, arr.noun);
+        throw ConfigError(fmt::format("config: unknown key {}.{}{}{}", label, key, hint, origin.suffix));
+      }
+      hasId |= def == idDef;
+      std::string name = fmt::format("{}.{}", label, key);
+      store(element, *def, name, fromToml(*def, name, value, origin), origin, describe(value));
+    }
+
+    Origin at = originOf(table);
+    if (!hasId)
+      throw ConfigError(fmt::format("config: {}: missing key {} (every {} needs one){}", label, arr.idKey, arr.noun,
+                                    at.suffix));
+    std::string id = std::get<std::string>(idDef->get(element));
+    for (size_t j = 0; j < ids.size(); ++j)
+      if (ids[j] == id)
+        throw ConfigError(fmt::format("config: {}: duplicate {} {}: {} {}s must be unique (the first is {}[{}]){}",
+                                      label, arr.idKey, quoted(id), arr.noun, arr.idKey, arrName, j, at.suffix));
+    if (arr.check) {
+      try {
+        arr.check(element);
+      } catch (const ConfigError& e) {
+        throw ConfigError(fmt::format("config: {}: {}{}", label, e.what(), at.suffix));
+      }
+    }
+    ids.push_back(std::move(id));
+    arr.elements(cfg).push_back(std::move(element));
+  }
+}
+
 void applyToml(Config& cfg, const toml::table& root, const std::string& sourceName) {
-  auto originOf = [&](const toml::node& node) {
-    if (sourceName.empty()) return Origin{};
-    return Origin{fmt::format(" (in {}, line {})", sourceName, node.source().begin.line)};
-  };
+  OriginOf originOf(sourceName);
   std::vector<std::string> sectionNames;
   for (const auto& s : sections()) sectionNames.emplace_back(s.name);
 
@@ -241,19 +352,15 @@ void applyToml(Config& cfg, const toml::table& root, const std::string& sourceNa
 
     for (auto&& [kk, value] : *node.as_table()) {
       std::string_view key = kk.str();
-      const KeyDef* def = findKey(section, key);
-      if (!def) {
-        std::vector<std::string> siblings;
-        std::string elsewhere;
-        for (const auto& d : keys()) {
-          if (d.section == section) siblings.push_back(d.name());
-          else if (d.key == key) elsewhere = fmt::format(" (it belongs in [{}])", d.section);
-        }
-        std::string hint = elsewhere.empty() ? suggest(fmt::format("{}.{}", section, key), siblings) : elsewhere;
-        throw ConfigError(fmt::format("config: unknown key {}.{}{}{}", section, key, hint, originOf(value).suffix));
+      if (const ArraySectionDef* arr = findArray(section, key)) {
+        applyArray(cfg, *arr, value, originOf);
+        continue;
       }
       Origin origin = originOf(value);
-      store(cfg, *def, fromToml(*def, value, origin), origin, describe(value));
+      const KeyDef* def = findKey(section, key);
+      if (!def) unknownKey(section, key, origin);
+      std::string name = def->name();
+      store(cfg, *def, name, fromToml(*def, name, value, origin), origin, describe(value));
     }
   }
 }
@@ -280,6 +387,12 @@ void applyEnv(Config& cfg, char** envp) {
     std::string_view name = entry.substr(0, eq);
     std::string_view text = eq == std::string_view::npos ? std::string_view() : entry.substr(eq + 1);
 
+    for (const auto& arr : arraySections())
+      if (name.starts_with(arr.envPrefix()))
+        throw ConfigError(fmt::format(
+            "config: {}: {}s can only be set in the config file ([[{}]] sections), not by environment variables",
+            name, arr.noun, arr.name()));
+
     const KeyDef* def = nullptr;
     for (const auto& d : keys())
       if (d.envName() == name) def = &d;
@@ -289,7 +402,7 @@ void applyEnv(Config& cfg, char** envp) {
       throw ConfigError(fmt::format("config: unknown environment variable {}{}", name, suggest(name, names)));
     }
     Origin origin{fmt::format(" (from {})", name)};
-    store(cfg, *def, fromEnv(*def, text, origin), origin, quoted(text));
+    store(cfg, *def, def->name(), fromEnv(*def, text, origin), origin, quoted(text));
   }
 }
 
@@ -324,28 +437,52 @@ Config loadConfigFromString(std::string_view toml, char** envp) {
   return finish(std::move(cfg), envp);
 }
 
-std::string generateDefaultConfig() {
-  const Config defaults;
+std::string generateDefaultConfig() { return generateConfig(Config{}); }
+
+std::string generateConfig(const Config& cfg) {
+  // "# " before each line of a doc text.
+  auto comment = [](std::string_view doc, std::string_view indent = "") {
+    std::string out;
+    while (!doc.empty()) {
+      size_t nl = doc.find('\n');
+      out += fmt::format("{}# {}\n", indent, doc.substr(0, nl));
+      doc = nl == std::string_view::npos ? std::string_view() : doc.substr(nl + 1);
+    }
+    return out;
+  };
+  // One array element: its id key, then the keys that differ from a default
+  // element (the loader starts every element from one), each after `prefix`.
+  auto element = [](const ArraySectionDef& arr, const NamespaceConfig& e, std::string_view prefix) {
+    const NamespaceConfig defaults{};
+    std::string out = fmt::format("{}[[{}]]\n", prefix, arr.name());
+    for (const auto& def : arr.keys) {
+      Value v = def.get(e);
+      if (def.key == arr.idKey || v != def.get(defaults))
+        out += fmt::format("{}{} = {}\n", prefix, def.key, toToml(def, v));
+    }
+    return out;
+  };
+
   std::string out =
       "# Switchboard configuration, generated by `switchboard genconfig`.\n"
       "#\n"
-      "# Every setting is listed with its default value. Each can also be set by an\n"
-      "# environment variable SWITCHBOARD_<SECTION>_<KEY> (e.g.\n"
-      "# SWITCHBOARD_SERVER_LISTEN=127.0.0.1:9000), which wins over this file.\n"
+      "# Every setting is listed with its value (genconfig: the default). Each can\n"
+      "# also be set by an environment variable SWITCHBOARD_<SECTION>_<KEY> (e.g.\n"
+      "# SWITCHBOARD_SERVER_LISTEN=127.0.0.1:9000), which wins over this file, except\n"
+      "# channel namespaces ([[channel.namespace]]): they are set in this file only.\n"
       "# Durations are strings with a unit: \"500ms\", \"25s\", \"2m\", \"1h\", \"1m30s\".\n"
       "# Sizes are integers in bytes. An unknown key or a bad value is an error.\n";
   for (const auto& section : sections()) {
-    out += fmt::format("\n# {}\n[{}]\n", section.doc, section.name);
+    out += "\n" + comment(section.doc) + fmt::format("[{}]\n", section.name);
     for (const auto& def : keys()) {
       if (def.section != section.name) continue;
-      out += '\n';
-      std::string_view doc = def.doc;
-      while (!doc.empty()) {
-        size_t nl = doc.find('\n');
-        out += fmt::format("# {}\n", doc.substr(0, nl));
-        doc = nl == std::string_view::npos ? std::string_view() : doc.substr(nl + 1);
-      }
-      out += fmt::format("{} = {}\n", def.key, toToml(def, def.get(defaults)));
+      out += "\n" + comment(def.doc) + fmt::format("{} = {}\n", def.key, toToml(def, def.get(cfg)));
+    }
+    for (const auto& arr : arraySections()) {
+      if (arr.section != section.name) continue;
+      out += "\n" + comment(arr.doc) + "#\n";
+      if (arr.example) out += element(arr, arr.example(), "# ");
+      for (const auto& e : arr.elementsOf(cfg)) out += "\n" + element(arr, e, "");
     }
   }
   return out;

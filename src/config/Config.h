@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sb::config {
 
@@ -44,11 +45,90 @@ struct LogConfig {
   std::string format = "text";
 };
 
+// Options of one channel namespace ([channel] holds those of channels without
+// a namespace; each [[channel.namespace]] its own). Permissions default to
+// closed, as in Centrifugo: nothing is allowed unless a key or a token says so.
+struct ChannelOptions {
+  bool presence = false;               // keep presence; enables presence/presence_stats
+  bool join_leave = false;             // publish join/leave events
+  bool force_push_join_leave = false;  // push them to every subscriber (else only to those asking)
+  // History needs both set (the loader refuses one without the other, and
+  // recovery/positioning without history).
+  int history_size = 0;                      // publications kept per channel (0 = no history)
+  std::chrono::milliseconds history_ttl{0};  // how long kept after the last publication (0 = no history)
+  bool force_positioning = false;
+  bool allow_positioning = false;
+  bool force_recovery = false;
+  bool allow_recovery = false;
+  bool allow_subscribe_for_client = false;
+  bool allow_subscribe_for_anonymous = false;
+  bool allow_publish_for_subscriber = false;
+  bool allow_publish_for_client = false;
+  bool allow_publish_for_anonymous = false;
+  bool allow_history_for_subscriber = false;
+  bool allow_history_for_client = false;
+  bool allow_history_for_anonymous = false;
+  bool allow_presence_for_subscriber = false;
+  bool allow_presence_for_client = false;
+  bool allow_presence_for_anonymous = false;
+  bool allow_user_limited_channels = false;  // "chat#42,43": only users 42 and 43
+  // When set, searched (ECMAScript, not anchored) in the part after "<namespace>:"
+  // (the whole name without a namespace); checked when loading and by auth::ChannelRules.
+  std::string channel_regex;
+
+  bool historyEnabled() const { return history_size > 0 && history_ttl.count() > 0; }
+};
+
+struct NamespaceConfig {
+  std::string name;  // ^[-a-zA-Z0-9_.]{2,64}$, unique (checked when loading)
+  ChannelOptions options;
+};
+
+struct ChannelConfig {
+  ChannelOptions options;  // channels without a namespace
+  size_t max_name_length = 255;  // bytes, 1..1024
+  std::vector<NamespaceConfig> namespaces;  // [[channel.namespace]], file only (no env variables), in file order
+};
+
+struct ClientConfig {
+  bool allow_anonymous = false;  // connect without a token (user "")
+  std::string token_hmac_secret;       // HS256/384/512
+  std::string token_rsa_public_key;    // PEM text or path to a PEM file: RS256/384/512
+  std::string token_ecdsa_public_key;  // PEM text or path to a PEM file: ES256/384/512
+  std::string token_audience;          // when set, tokens must carry this "aud"
+  std::string token_issuer;            // when set, tokens must carry this "iss"
+  std::chrono::milliseconds ping_interval{25000};  // whole seconds, 1s..1h
+  std::chrono::milliseconds pong_timeout{8000};    // < ping_interval
+  std::chrono::milliseconds connect_timeout{10000};      // no connect command → 3502
+  std::chrono::milliseconds expired_close_delay{25000};  // grace after token expiry → 3005
+  int channel_limit = 128;                 // subscriptions per connection (106 beyond)
+  int recovery_max_publications = 300;     // more missed than this → not recovered
+  int history_max_publications = 300;      // cap on a history call's limit
+  int command_rate = 100;                  // commands per second, sustained
+  int command_burst = 200;                 // bucket size, >= command_rate
+  // Presence entry expiry unless refreshed (at each ping): > ping_interval.
+  std::chrono::milliseconds presence_ttl{60000};
+};
+
+struct ApiConfig {
+  std::string key;  // X-API-Key; empty = the HTTP API refuses every call
+};
+
+struct BrokerConfig {
+  std::string type = "memory";  // one of the engines listed in Registry.cpp (checkBrokerType)
+  // Epoch/offset kept after history expires; >= every history_ttl.
+  std::chrono::milliseconds history_meta_ttl{86400000};
+};
+
 struct Config {
   ServerConfig server;
   WebSocketConfig websocket;
   DebugConfig debug;
   LogConfig log;
+  ClientConfig client;
+  ChannelConfig channel;
+  ApiConfig api;
+  BrokerConfig broker;
 };
 
 // Every configuration problem. what() is a complete, user-facing message

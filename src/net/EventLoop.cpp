@@ -122,6 +122,10 @@ void EventLoop::run() {
       flushAll();
     }
   }
+  // A stopped loop can be run again (tests drive a loop turn by turn).
+  std::lock_guard<std::mutex> lock(postedMu_);
+  stopRequested_ = false;
+  stopping_ = false;
 }
 
 }  // namespace sb::net

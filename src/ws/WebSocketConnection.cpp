@@ -101,7 +101,12 @@ void WebSocketConnection::onTimer(net::Connection& c) {
   close(close_code::GoingAway, "idle timeout");
 }
 
-void WebSocketConnection::onShutdown(net::Connection& c) { close(close_code::GoingAway, "server shutting down"); }
+void WebSocketApp::onShutdown(WebSocketConnection& ws) { ws.close(close_code::GoingAway, "server shutting down"); }
+
+void WebSocketConnection::onShutdown(net::Connection& c) {
+  if (app_) app_->onShutdown(*this);
+  else close(close_code::GoingAway, "server shutting down");
+}
 
 void WebSocketConnection::onDisconnect(net::Connection& c) {
   if (!closeNotified_) {

@@ -42,6 +42,8 @@ class WebSocketApp {
   virtual void onOpen(WebSocketConnection& ws) {}
   virtual void onMessage(WebSocketConnection& ws, Opcode op, std::string_view payload) = 0;
   virtual void onClose(WebSocketConnection& ws, uint16_t code) {}
+  // The server is draining; the default closes with 1001.
+  virtual void onShutdown(WebSocketConnection& ws);
 };
 
 class WebSocketConnection final : public net::ProtocolHandler, private WebSocketProtocol::Handler {
@@ -53,7 +55,9 @@ class WebSocketConnection final : public net::ProtocolHandler, private WebSocket
   // Frames (compressing when negotiated and worthwhile) and queues a message.
   void sendMessage(Opcode op, std::string_view payload);
   // Queues bytes that are already a complete server frame (shared fan-out).
-  void sendFramed(const net::SharedBuffer::Ref& frame) { conn_.send(frame); }
+  void sendFramed(const net::SharedBuffer::Ref& frame) {
+    if (!proto_.closing() && !proto_.closed()) conn_.send(frame);
+  }
   // Starts the closing handshake.
   void close(uint16_t code, std::string_view reason);
   net::Connection& connection() { return conn_; }

@@ -57,6 +57,33 @@ std::string envError(std::initializer_list<std::string> vars) {
   return errorOf([&] { loadConfigFromString("", env.get()); });
 }
 
+// Every option of a namespace at its default: closed, no history, no presence.
+void expectClosed(const sb::config::ChannelOptions& o) {
+  EXPECT_FALSE(o.presence);
+  EXPECT_FALSE(o.join_leave);
+  EXPECT_FALSE(o.force_push_join_leave);
+  EXPECT_EQ(o.history_size, 0);
+  EXPECT_EQ(o.history_ttl, 0ms);
+  EXPECT_FALSE(o.historyEnabled());
+  EXPECT_FALSE(o.force_positioning);
+  EXPECT_FALSE(o.allow_positioning);
+  EXPECT_FALSE(o.force_recovery);
+  EXPECT_FALSE(o.allow_recovery);
+  EXPECT_FALSE(o.allow_subscribe_for_client);
+  EXPECT_FALSE(o.allow_subscribe_for_anonymous);
+  EXPECT_FALSE(o.allow_publish_for_subscriber);
+  EXPECT_FALSE(o.allow_publish_for_client);
+  EXPECT_FALSE(o.allow_publish_for_anonymous);
+  EXPECT_FALSE(o.allow_history_for_subscriber);
+  EXPECT_FALSE(o.allow_history_for_client);
+  EXPECT_FALSE(o.allow_history_for_anonymous);
+  EXPECT_FALSE(o.allow_presence_for_subscriber);
+  EXPECT_FALSE(o.allow_presence_for_client);
+  EXPECT_FALSE(o.allow_presence_for_anonymous);
+  EXPECT_FALSE(o.allow_user_limited_channels);
+  EXPECT_EQ(o.channel_regex, "");
+}
+
 void expectDefaults(const Config& c) {
   EXPECT_EQ(c.server.listen, "0.0.0.0:8000");
   EXPECT_EQ(c.server.workers, 0);
@@ -74,6 +101,54 @@ void expectDefaults(const Config& c) {
   EXPECT_EQ(c.debug.echo_path, "");
   EXPECT_EQ(c.log.level, "info");
   EXPECT_EQ(c.log.format, "text");
+
+  EXPECT_FALSE(c.client.allow_anonymous);
+  EXPECT_EQ(c.client.token_hmac_secret, "");
+  EXPECT_EQ(c.client.token_rsa_public_key, "");
+  EXPECT_EQ(c.client.token_ecdsa_public_key, "");
+  EXPECT_EQ(c.client.token_audience, "");
+  EXPECT_EQ(c.client.token_issuer, "");
+  EXPECT_EQ(c.client.ping_interval, 25s);
+  EXPECT_EQ(c.client.pong_timeout, 8s);
+  EXPECT_EQ(c.client.connect_timeout, 10s);
+  EXPECT_EQ(c.client.expired_close_delay, 25s);
+  EXPECT_EQ(c.client.channel_limit, 128);
+  EXPECT_EQ(c.client.recovery_max_publications, 300);
+  EXPECT_EQ(c.client.history_max_publications, 300);
+  EXPECT_EQ(c.client.command_rate, 100);
+  EXPECT_EQ(c.client.command_burst, 200);
+  EXPECT_EQ(c.client.presence_ttl, 60s);
+  EXPECT_EQ(c.channel.max_name_length, 255u);
+  expectClosed(c.channel.options);
+  EXPECT_TRUE(c.channel.namespaces.empty());
+  EXPECT_EQ(c.api.key, "");
+  EXPECT_EQ(c.broker.type, "memory");
+  EXPECT_EQ(c.broker.history_meta_ttl, 24h);
+}
+
+std::string writeTempFile(const std::string& name, std::string_view text) {
+  std::string path = testing::TempDir() + name;
+  std::ofstream f(path);
+  f << text;
+  return path;
+}
+
+// The message of loading `toml` from a file (so messages carry file and line).
+std::string fileErrorWithLines(std::string_view toml) {
+  std::string path = writeTempFile("switchboard_config_lines.toml", toml);
+  std::string err = errorOf([&] { loadConfig(path, nullptr); });
+  std::remove(path.c_str());
+  return err;
+}
+
+// Every registered key of `a` and `b`, and every key of every namespace, agree.
+void expectSameConfig(const Config& a, const Config& b) {
+  for (const auto& k : sb::config::keys()) EXPECT_TRUE(k.get(a) == k.get(b)) << k.name();
+  const auto& ns = sb::config::arraySections()[0];
+  ASSERT_EQ(a.channel.namespaces.size(), b.channel.namespaces.size());
+  for (size_t i = 0; i < a.channel.namespaces.size(); ++i)
+    for (const auto& k : ns.keys)
+      EXPECT_TRUE(k.get(a.channel.namespaces[i]) == k.get(b.channel.namespaces[i])) << i << " " << k.key;
 }
 
 }  // namespace
@@ -501,7 +576,8 @@ TEST(Registry, IsConsistent) {
     EXPECT_EQ(sb::config::findKey(k.section, k.key), &k);
   }
   EXPECT_TRUE(envNames.count("SWITCHBOARD_WEBSOCKET_MAX_MESSAGE_SIZE"));
-  EXPECT_EQ(names.size(), 16u);
+  // 16 server/websocket/debug/log + 16 client + max_name_length + 22 channel options + 1 api + 2 broker.
+  EXPECT_EQ(names.size(), 58u);
 }
 
 TEST(Registry, EnvCoversEveryKey) {
@@ -521,4 +597,557 @@ TEST(Registry, EnvCoversEveryKey) {
   for (auto& v : vars) envp.push_back(v.data());
   envp.push_back(nullptr);
   expectDefaults(loadConfig("", envp.data()));
+}
+
+// ---- [client], [channel], [api], [broker] ------------------------------------
+
+TEST(ConfigSections, FileSetsEveryClientChannelApiBrokerKey) {
+  Config c = loadConfigFromString(R"(
+[client]
+allow_anonymous = true
+token_hmac_secret = "secret"
+token_rsa_public_key = "/etc/rsa.pem"
+token_ecdsa_public_key = "-----BEGIN PUBLIC KEY-----\nabc\n-----END PUBLIC KEY-----"
+token_audience = "aud"
+token_issuer = "iss"
+ping_interval = "10s"
+pong_timeout = "3s"
+connect_timeout = "2s"
+expired_close_delay = "0s"
+channel_limit = 7
+recovery_max_publications = 11
+history_max_publications = 12
+command_rate = 5
+command_burst = 5
+presence_ttl = "11s"
+
+[channel]
+max_name_length = 1024
+presence = true
+join_leave = true
+force_push_join_leave = true
+history_size = 10
+history_ttl = "30s"
+force_positioning = true
+allow_positioning = true
+force_recovery = true
+allow_recovery = true
+allow_subscribe_for_client = true
+allow_subscribe_for_anonymous = true
+allow_publish_for_subscriber = true
+allow_publish_for_client = true
+allow_publish_for_anonymous = true
+allow_history_for_subscriber = true
+allow_history_for_client = true
+allow_history_for_anonymous = true
+allow_presence_for_subscriber = true
+allow_presence_for_client = true
+allow_presence_for_anonymous = true
+allow_user_limited_channels = true
+channel_regex = "^[a-z]+$"
+
+[api]
+key = "api-key"
+
+[broker]
+type = "memory"
+history_meta_ttl = "1h"
+)",
+                                  nullptr);
+  EXPECT_TRUE(c.client.allow_anonymous);
+  EXPECT_EQ(c.client.token_hmac_secret, "secret");
+  EXPECT_EQ(c.client.token_rsa_public_key, "/etc/rsa.pem");
+  EXPECT_EQ(c.client.token_ecdsa_public_key, "-----BEGIN PUBLIC KEY-----\nabc\n-----END PUBLIC KEY-----");
+  EXPECT_EQ(c.client.token_audience, "aud");
+  EXPECT_EQ(c.client.token_issuer, "iss");
+  EXPECT_EQ(c.client.ping_interval, 10s);
+  EXPECT_EQ(c.client.pong_timeout, 3s);
+  EXPECT_EQ(c.client.connect_timeout, 2s);
+  EXPECT_EQ(c.client.expired_close_delay, 0ms);
+  EXPECT_EQ(c.client.channel_limit, 7);
+  EXPECT_EQ(c.client.recovery_max_publications, 11);
+  EXPECT_EQ(c.client.history_max_publications, 12);
+  EXPECT_EQ(c.client.command_rate, 5);
+  EXPECT_EQ(c.client.command_burst, 5);
+  EXPECT_EQ(c.client.presence_ttl, 11s);
+
+  const auto& o = c.channel.options;
+  EXPECT_EQ(c.channel.max_name_length, 1024u);
+  EXPECT_TRUE(o.presence);
+  EXPECT_TRUE(o.join_leave);
+  EXPECT_TRUE(o.force_push_join_leave);
+  EXPECT_EQ(o.history_size, 10);
+  EXPECT_EQ(o.history_ttl, 30s);
+  EXPECT_TRUE(o.historyEnabled());
+  EXPECT_TRUE(o.force_positioning);
+  EXPECT_TRUE(o.allow_positioning);
+  EXPECT_TRUE(o.force_recovery);
+  EXPECT_TRUE(o.allow_recovery);
+  EXPECT_TRUE(o.allow_subscribe_for_client);
+  EXPECT_TRUE(o.allow_subscribe_for_anonymous);
+  EXPECT_TRUE(o.allow_publish_for_subscriber);
+  EXPECT_TRUE(o.allow_publish_for_client);
+  EXPECT_TRUE(o.allow_publish_for_anonymous);
+  EXPECT_TRUE(o.allow_history_for_subscriber);
+  EXPECT_TRUE(o.allow_history_for_client);
+  EXPECT_TRUE(o.allow_history_for_anonymous);
+  EXPECT_TRUE(o.allow_presence_for_subscriber);
+  EXPECT_TRUE(o.allow_presence_for_client);
+  EXPECT_TRUE(o.allow_presence_for_anonymous);
+  EXPECT_TRUE(o.allow_user_limited_channels);
+  EXPECT_EQ(o.channel_regex, "^[a-z]+$");
+  EXPECT_TRUE(c.channel.namespaces.empty());
+
+  EXPECT_EQ(c.api.key, "api-key");
+  EXPECT_EQ(c.broker.type, "memory");
+  EXPECT_EQ(c.broker.history_meta_ttl, 1h);
+}
+
+TEST(ConfigSections, EnvOverridesClientChannelApiBroker) {
+  Env env({"SWITCHBOARD_CLIENT_ALLOW_ANONYMOUS=true", "SWITCHBOARD_CLIENT_TOKEN_HMAC_SECRET=s3cret",
+           "SWITCHBOARD_CLIENT_PING_INTERVAL=5s", "SWITCHBOARD_CLIENT_PONG_TIMEOUT=2s",
+           "SWITCHBOARD_CLIENT_CHANNEL_LIMIT=9", "SWITCHBOARD_CHANNEL_PRESENCE=1",
+           "SWITCHBOARD_CHANNEL_HISTORY_TTL=1m", "SWITCHBOARD_CHANNEL_MAX_NAME_LENGTH=64",
+           "SWITCHBOARD_CHANNEL_CHANNEL_REGEX=^[a-z]+$", "SWITCHBOARD_CHANNEL_ALLOW_SUBSCRIBE_FOR_CLIENT=true",
+           "SWITCHBOARD_API_KEY=from-env", "SWITCHBOARD_BROKER_HISTORY_META_TTL=2h"});
+  // The file sets history_size, the environment history_ttl: the pair is
+  // checked once both are applied.
+  Config c = loadConfigFromString("[channel]\nhistory_size = 50\n[api]\nkey = \"from-file\"\n", env.get());
+  EXPECT_TRUE(c.client.allow_anonymous);
+  EXPECT_EQ(c.client.token_hmac_secret, "s3cret");
+  EXPECT_EQ(c.client.ping_interval, 5s);
+  EXPECT_EQ(c.client.pong_timeout, 2s);
+  EXPECT_EQ(c.client.channel_limit, 9);
+  EXPECT_TRUE(c.channel.options.presence);
+  EXPECT_EQ(c.channel.options.history_size, 50);
+  EXPECT_EQ(c.channel.options.history_ttl, 1min);
+  EXPECT_EQ(c.channel.max_name_length, 64u);
+  EXPECT_EQ(c.channel.options.channel_regex, "^[a-z]+$");
+  EXPECT_TRUE(c.channel.options.allow_subscribe_for_client);
+  EXPECT_EQ(c.api.key, "from-env");
+  EXPECT_EQ(c.broker.history_meta_ttl, 2h);
+  // Untouched keys keep their defaults.
+  EXPECT_EQ(c.client.command_rate, 100);
+  EXPECT_FALSE(c.channel.options.join_leave);
+}
+
+TEST(ConfigSections, Ranges) {
+  EXPECT_THAT(fileError("[client]\nping_interval = \"0s\"\n"),
+              HasSubstr("config: client.ping_interval: expected a duration with a unit, like \"25s\", from 1s to 1h, "
+                        "got \"0s\""));
+  EXPECT_THAT(fileError("[client]\nping_interval = \"2h\"\n"), HasSubstr("config: client.ping_interval: expected"));
+  EXPECT_THAT(fileError("[client]\nping_interval = \"1s500ms\"\n"),
+              HasSubstr("config: client.ping_interval: expected whole seconds (clients are told the interval in "
+                        "seconds), got \"1s500ms\""));
+  EXPECT_THAT(fileError("[client]\npong_timeout = \"0s\"\n"), HasSubstr("config: client.pong_timeout: expected"));
+  EXPECT_THAT(fileError("[client]\nconnect_timeout = \"999ms\"\n"),
+              HasSubstr("config: client.connect_timeout: expected a duration with a unit, like \"25s\", from 1s to "
+                        "1h, got \"999ms\""));
+  EXPECT_THAT(fileError("[client]\nchannel_limit = 0\n"),
+              HasSubstr("config: client.channel_limit: expected an integer from 1 to 100000, got 0"));
+  EXPECT_THAT(envError({"SWITCHBOARD_CLIENT_CHANNEL_LIMIT=100001"}),
+              HasSubstr("config: client.channel_limit: expected an integer from 1 to 100000, got \"100001\""));
+  EXPECT_THAT(fileError("[client]\nrecovery_max_publications = 100001\n"),
+              HasSubstr("config: client.recovery_max_publications: expected an integer from 1 to 100000"));
+  EXPECT_THAT(fileError("[client]\nhistory_max_publications = 0\n"),
+              HasSubstr("config: client.history_max_publications: expected an integer from 1 to 100000"));
+  EXPECT_THAT(fileError("[client]\ncommand_rate = 0\n"),
+              HasSubstr("config: client.command_rate: expected a positive integer, got 0"));
+  EXPECT_THAT(fileError("[client]\npresence_ttl = \"500ms\"\n"),
+              HasSubstr("config: client.presence_ttl: expected a duration with a unit, like \"25s\", at least 1s"));
+  EXPECT_THAT(fileError("[client]\nexpired_close_delay = \"2h\"\n"),
+              HasSubstr("config: client.expired_close_delay: expected"));
+  EXPECT_THAT(fileError("[channel]\nmax_name_length = 0\n"),
+              HasSubstr("config: channel.max_name_length: expected an integer from 1 to 1024 (bytes), got 0"));
+  EXPECT_THAT(fileError("[channel]\nmax_name_length = 1025\n"), HasSubstr("config: channel.max_name_length: expected"));
+  EXPECT_THAT(fileError("[channel]\nhistory_size = 1000001\nhistory_ttl = \"1m\"\n"),
+              HasSubstr("config: channel.history_size: expected an integer from 0 to 1000000, got 1000001"));
+  EXPECT_THAT(fileError("[channel]\nhistory_size = -1\n"), HasSubstr("config: channel.history_size: expected"));
+  EXPECT_THAT(fileError("[broker]\nhistory_meta_ttl = \"0s\"\n"),
+              HasSubstr("config: broker.history_meta_ttl: expected a duration with a unit, like \"25s\", at least 1s"));
+  // The edges themselves are accepted.
+  Config c = loadConfigFromString(
+      "[client]\nping_interval = \"1h\"\npong_timeout = \"1ms\"\nconnect_timeout = \"1s\"\nchannel_limit = 100000\n"
+      "presence_ttl = \"2h\"\n[channel]\nmax_name_length = 1\nhistory_size = 1000000\nhistory_ttl = \"1s\"\n",
+      nullptr);
+  EXPECT_EQ(c.client.ping_interval, 1h);
+  EXPECT_EQ(c.client.pong_timeout, 1ms);
+  EXPECT_EQ(c.channel.max_name_length, 1u);
+  EXPECT_EQ(c.channel.options.history_size, 1000000);
+}
+
+TEST(ConfigSections, BrokerTypeIsAList) {
+  EXPECT_EQ(loadConfigFromString("[broker]\ntype = \"memory\"\n", nullptr).broker.type, "memory");
+  EXPECT_THAT(fileError("[broker]\ntype = \"redis\"\n"),
+              HasSubstr("config: broker.type: expected memory, got \"redis\""));
+  EXPECT_THAT(envError({"SWITCHBOARD_BROKER_TYPE=Memory"}),
+              HasSubstr("config: broker.type: expected memory, got \"Memory\" (from SWITCHBOARD_BROKER_TYPE)"));
+}
+
+TEST(ConfigSections, StringChecks) {
+  // token_* are not validated here (the token verifier reads them at startup).
+  Config c = loadConfigFromString("[client]\ntoken_rsa_public_key = \"not a pem\"\n", nullptr);
+  EXPECT_EQ(c.client.token_rsa_public_key, "not a pem");
+  EXPECT_THAT(fileError("[channel]\nchannel_regex = \"([a-z\"\n"),
+              HasSubstr("config: channel.channel_regex: invalid regular expression \"([a-z\""));
+  EXPECT_THAT(fileError("[api]\nkey = \" padded\"\n"),
+              HasSubstr("config: api.key: leading or trailing spaces cannot be sent in an HTTP header"));
+  EXPECT_THAT(fileError("[api]\nkey = \"a\\nb\"\n"),
+              HasSubstr("config: api.key: control characters cannot be sent in an HTTP header"));
+}
+
+// ---- checks across keys --------------------------------------------------------
+
+TEST(ConfigCrossChecks, PongTimeoutShorterThanPingInterval) {
+  EXPECT_THAT(fileError("[client]\nping_interval = \"5s\"\npong_timeout = \"5s\"\n"),
+              HasSubstr("config: client.pong_timeout (5s) must be shorter than client.ping_interval (5s)"));
+  // Either side may come from the environment.
+  EXPECT_THAT(envError({"SWITCHBOARD_CLIENT_PONG_TIMEOUT=30s"}),
+              HasSubstr("config: client.pong_timeout (30s) must be shorter than client.ping_interval (25s)"));
+  EXPECT_THAT(envError({"SWITCHBOARD_CLIENT_PING_INTERVAL=8s", "SWITCHBOARD_CLIENT_PRESENCE_TTL=1m"}),
+              HasSubstr("client.pong_timeout (8s) must be shorter than client.ping_interval (8s)"));
+  Config c = loadConfigFromString("[client]\nping_interval = \"5s\"\npong_timeout = \"4s\"\n", nullptr);
+  EXPECT_EQ(c.client.pong_timeout, 4s);
+}
+
+TEST(ConfigCrossChecks, CommandBurstAtLeastRate) {
+  EXPECT_THAT(fileError("[client]\ncommand_rate = 300\n"),
+              HasSubstr("config: client.command_burst (200) must be at least client.command_rate (300)"));
+  EXPECT_THAT(envError({"SWITCHBOARD_CLIENT_COMMAND_BURST=99"}),
+              HasSubstr("config: client.command_burst (99) must be at least client.command_rate (100)"));
+  Config c = loadConfigFromString("[client]\ncommand_rate = 300\ncommand_burst = 300\n", nullptr);
+  EXPECT_EQ(c.client.command_burst, 300);
+}
+
+TEST(ConfigCrossChecks, PresenceTtlOutlivesPingInterval) {
+  EXPECT_THAT(fileError("[client]\nping_interval = \"1m\"\npong_timeout = \"10s\"\n"),
+              HasSubstr("config: client.presence_ttl (1m) must be longer than client.ping_interval (1m)"));
+  Config c = loadConfigFromString("[client]\nping_interval = \"1m\"\npresence_ttl = \"1m1s\"\n", nullptr);
+  EXPECT_EQ(c.client.presence_ttl, 61s);
+}
+
+TEST(ConfigCrossChecks, HistorySizeAndTtlTogether) {
+  EXPECT_THAT(fileError("[channel]\nhistory_size = 10\n"),
+              HasSubstr("config: channel: history_size and history_ttl must be set together (only history_size is "
+                        "set"));
+  EXPECT_THAT(envError({"SWITCHBOARD_CHANNEL_HISTORY_TTL=1m"}),
+              HasSubstr("config: channel: history_size and history_ttl must be set together (only history_ttl is set"));
+  std::string err = fileErrorWithLines(
+      "[[channel.namespace]]\nname = \"ok\"\n\n[[channel.namespace]]\nname = \"chat\"\nhistory_ttl = \"1m\"\n");
+  EXPECT_THAT(err, HasSubstr("config: channel.namespace[\"chat\"]: history_size and history_ttl must be set together "
+                             "(only history_ttl is set"));
+  EXPECT_THAT(err, HasSubstr(", line 4)"));
+}
+
+TEST(ConfigCrossChecks, RecoveryAndPositioningNeedHistory) {
+  for (std::string key : {"force_recovery", "allow_recovery", "force_positioning", "allow_positioning"}) {
+    EXPECT_THAT(fileError("[channel]\n" + key + " = true\n"),
+                HasSubstr("config: channel: " + key + " needs history (set history_size and history_ttl)"))
+        << key;
+    EXPECT_THAT(fileError("[[channel.namespace]]\nname = \"ns\"\n" + key + " = true\n"),
+                HasSubstr("config: channel.namespace[\"ns\"]: " + key + " needs history"))
+        << key;
+    // With history they load.
+    Config c = loadConfigFromString(
+        "[[channel.namespace]]\nname = \"ns\"\nhistory_size = 5\nhistory_ttl = \"5s\"\n" + key + " = true\n", nullptr);
+    EXPECT_TRUE(c.channel.namespaces.at(0).options.historyEnabled()) << key;
+  }
+  EXPECT_THAT(fileError("[channel]\nforce_push_join_leave = true\n"),
+              HasSubstr("config: channel: force_push_join_leave needs join_leave"));
+}
+
+TEST(ConfigCrossChecks, HistoryMetaTtlCoversHistoryTtl) {
+  EXPECT_THAT(fileError("[channel]\nhistory_size = 1\nhistory_ttl = \"25h\"\n"),
+              HasSubstr("config: channel.history_ttl (25h) is longer than broker.history_meta_ttl (24h)"));
+  EXPECT_THAT(fileError("[broker]\nhistory_meta_ttl = \"1m\"\n[[channel.namespace]]\nname = \"chat\"\n"
+                        "history_size = 1\nhistory_ttl = \"2m\"\n"),
+              HasSubstr("config: channel.namespace[\"chat\"].history_ttl (2m) is longer than broker.history_meta_ttl "
+                        "(1m)"));
+  Config c = loadConfigFromString("[channel]\nhistory_size = 1\nhistory_ttl = \"24h\"\n", nullptr);
+  EXPECT_EQ(c.channel.options.history_ttl, 24h);
+}
+
+// ---- [[channel.namespace]] ------------------------------------------------------
+
+TEST(ConfigNamespaces, ParseWithOptionsInOrder) {
+  Config c = loadConfigFromString(R"(
+[channel]
+presence = true
+allow_publish_for_client = true
+
+[[channel.namespace]]
+name = "chat"
+presence = true
+join_leave = true
+force_push_join_leave = true
+history_size = 100
+history_ttl = "5m"
+force_recovery = true
+allow_subscribe_for_client = true
+allow_publish_for_subscriber = true
+channel_regex = "^[0-9]+$"
+
+[[channel.namespace]]
+name = "my-ns.v2_"
+allow_user_limited_channels = true
+)",
+                                  nullptr);
+  ASSERT_EQ(c.channel.namespaces.size(), 2u);
+  const auto& chat = c.channel.namespaces[0];
+  EXPECT_EQ(chat.name, "chat");
+  EXPECT_TRUE(chat.options.presence);
+  EXPECT_TRUE(chat.options.join_leave);
+  EXPECT_TRUE(chat.options.force_push_join_leave);
+  EXPECT_EQ(chat.options.history_size, 100);
+  EXPECT_EQ(chat.options.history_ttl, 5min);
+  EXPECT_TRUE(chat.options.force_recovery);
+  EXPECT_TRUE(chat.options.allow_subscribe_for_client);
+  EXPECT_TRUE(chat.options.allow_publish_for_subscriber);
+  EXPECT_EQ(chat.options.channel_regex, "^[0-9]+$");
+  EXPECT_FALSE(chat.options.allow_publish_for_client);  // [channel]'s value is not inherited
+  EXPECT_FALSE(chat.options.allow_history_for_subscriber);
+
+  const auto& second = c.channel.namespaces[1];
+  EXPECT_EQ(second.name, "my-ns.v2_");
+  EXPECT_TRUE(second.options.allow_user_limited_channels);
+  sb::config::ChannelOptions expected = second.options;
+  expected.allow_user_limited_channels = false;
+  expectClosed(expected);  // nothing else leaks in, from [channel] or the other namespace
+
+  // [channel] keeps its own options.
+  EXPECT_TRUE(c.channel.options.presence);
+  EXPECT_TRUE(c.channel.options.allow_publish_for_client);
+}
+
+TEST(ConfigNamespaces, NameOnlyIsClosed) {
+  Config c = loadConfigFromString("[[channel.namespace]]\nname = \"closed\"\n", nullptr);
+  ASSERT_EQ(c.channel.namespaces.size(), 1u);
+  EXPECT_EQ(c.channel.namespaces[0].name, "closed");
+  expectClosed(c.channel.namespaces[0].options);
+}
+
+TEST(ConfigNamespaces, InlineArrayFormAndEmptyArray) {
+  Config c = loadConfigFromString("[channel]\nnamespace = [{name = \"a1\", presence = true}, {name = \"b2\"}]\n",
+                                  nullptr);
+  ASSERT_EQ(c.channel.namespaces.size(), 2u);
+  EXPECT_EQ(c.channel.namespaces[0].name, "a1");
+  EXPECT_TRUE(c.channel.namespaces[0].options.presence);
+  EXPECT_EQ(c.channel.namespaces[1].name, "b2");
+  EXPECT_TRUE(loadConfigFromString("[channel]\nnamespace = []\n", nullptr).channel.namespaces.empty());
+}
+
+TEST(ConfigNamespaces, NamesAreValidated) {
+  std::vector<std::string> badNames{"a", "", "c h", "chat:room", "$chat", "ünï", std::string(65, 'x')};
+  for (const std::string& bad : badNames) {
+    std::string toml = "[[channel.namespace]]\nname = \"" + bad + "\"\n";
+    EXPECT_THAT(fileError(toml), HasSubstr(".name: expected 2 to 64 characters from A-Z, a-z, 0-9, '-', '_' and '.', "
+                                           "got \"" + bad + "\""))
+        << bad;
+  }
+  EXPECT_THAT(fileError("[[channel.namespace]]\nname = \"c h\"\n"),
+              HasSubstr("config: channel.namespace[\"c h\"].name: expected 2 to 64"));
+  EXPECT_EQ(loadConfigFromString("[[channel.namespace]]\nname = \"" + std::string(64, 'x') + "\"\n", nullptr)
+                .channel.namespaces.at(0)
+                .name.size(),
+            64u);
+  EXPECT_THAT(fileError("[[channel.namespace]]\nname = 42\n"),
+              HasSubstr("config: channel.namespace[0].name: expected a string, got 42"));
+}
+
+TEST(ConfigNamespaces, NameIsRequired) {
+  EXPECT_THAT(fileError("[[channel.namespace]]\nname = \"ok\"\n[[channel.namespace]]\npresence = true\n"),
+              HasSubstr("config: channel.namespace[1]: missing key name (every namespace needs one)"));
+}
+
+TEST(ConfigNamespaces, DuplicateNamesAreRefused) {
+  std::string err = fileErrorWithLines(
+      "[[channel.namespace]]\nname = \"chat\"\n\n[[channel.namespace]]\nname = \"news\"\n\n"
+      "[[channel.namespace]]\nname = \"chat\"\npresence = true\n");
+  EXPECT_THAT(err, HasSubstr("config: channel.namespace[\"chat\"]: duplicate name \"chat\": namespace names must be "
+                             "unique (the first is channel.namespace[0])"));
+  EXPECT_THAT(err, HasSubstr(", line 7)"));
+}
+
+TEST(ConfigNamespaces, UnknownKeyNamesNamespaceKeyAndLine) {
+  std::string path = writeTempFile("switchboard_config_ns.toml",
+                                   "[channel]\npresence = true\n\n[[channel.namespace]]\nname = \"chat\"\n"
+                                   "presense = true\n");
+  std::string err = errorOf([&] { loadConfig(path, nullptr); });
+  EXPECT_EQ(err, "config: unknown key channel.namespace[\"chat\"].presense (did you mean presence?) (in " + path +
+                     ", line 6)");
+  std::remove(path.c_str());
+
+  // Without a name the element is named by its index.
+  EXPECT_THAT(fileErrorWithLines("[[channel.namespace]]\nname = \"a1\"\n[[channel.namespace]]\nfrobnicate = 1\n"),
+              HasSubstr("config: unknown key channel.namespace[1].frobnicate"));
+  EXPECT_THAT(fileErrorWithLines("[[channel.namespace]]\nname = \"a1\"\n[[channel.namespace]]\nfrobnicate = 1\n"),
+              HasSubstr(", line 4)"));
+  // A [channel]-only key says so.
+  EXPECT_THAT(fileError("[[channel.namespace]]\nname = \"a1\"\nmax_name_length = 10\n"),
+              HasSubstr("config: unknown key channel.namespace[\"a1\"].max_name_length (it belongs in [channel], "
+                        "not in a namespace)"));
+  // Nested tables are unknown keys too.
+  EXPECT_THAT(fileError("[[channel.namespace]]\nname = \"a1\"\n[channel.namespace.extra]\nx = 1\n"),
+              HasSubstr("config: unknown key channel.namespace[\"a1\"].extra"));
+}
+
+TEST(ConfigNamespaces, BadValuesNameTheNamespace) {
+  std::string err = fileErrorWithLines("[[channel.namespace]]\nname = \"chat\"\nhistory_size = \"ten\"\n");
+  EXPECT_THAT(err, HasSubstr("config: channel.namespace[\"chat\"].history_size: expected an integer from 0 to 1000000, "
+                             "got \"ten\""));
+  EXPECT_THAT(err, HasSubstr(", line 3)"));
+  EXPECT_THAT(fileError("[[channel.namespace]]\nname = \"chat\"\nhistory_ttl = \"5\"\n"),
+              HasSubstr("config: channel.namespace[\"chat\"].history_ttl: invalid duration \"5\": missing unit"));
+  EXPECT_THAT(fileError("[[channel.namespace]]\nname = \"chat\"\nchannel_regex = \"(\"\n"),
+              HasSubstr("config: channel.namespace[\"chat\"].channel_regex: invalid regular expression"));
+}
+
+TEST(ConfigNamespaces, WrongShapeIsAnError) {
+  EXPECT_THAT(fileError("[channel.namespace]\nname = \"chat\"\n"),
+              HasSubstr("config: channel.namespace: expected an array of tables ([[channel.namespace]] sections), "
+                        "got a table"));
+  EXPECT_THAT(fileError("[channel]\nnamespace = \"chat\"\n"),
+              HasSubstr("config: channel.namespace: expected an array of tables ([[channel.namespace]] sections), got "
+                        "\"chat\""));
+  EXPECT_THAT(fileError("[channel]\nnamespace = [1, 2]\n"), HasSubstr("expected an array of tables"));
+  // A typo of the array's name is suggested.
+  EXPECT_THAT(fileError("[[channel.namespaces]]\nname = \"chat\"\n"),
+              HasSubstr("config: unknown key channel.namespaces (did you mean channel.namespace?)"));
+  // "name" outside a namespace says where it belongs.
+  EXPECT_THAT(fileError("[channel]\nname = \"chat\"\n"),
+              HasSubstr("config: unknown key channel.name (it belongs in [[channel.namespace]])"));
+}
+
+TEST(ConfigNamespaces, EnvironmentCannotSetThem) {
+  for (std::string var : {"SWITCHBOARD_CHANNEL_NAMESPACE=chat", "SWITCHBOARD_CHANNEL_NAMESPACE_CHAT_PRESENCE=true",
+                          "SWITCHBOARD_CHANNEL_NAMESPACES=[]", "SWITCHBOARD_CHANNEL_NAMESPACE_0_NAME=chat"}) {
+    std::string name = var.substr(0, var.find('='));
+    EXPECT_THAT(envError({var}),
+                HasSubstr("config: " + name + ": namespaces can only be set in the config file ([[channel.namespace]] "
+                          "sections), not by environment variables"))
+        << var;
+  }
+}
+
+// ---- genconfig with the new sections ---------------------------------------------
+
+TEST(GenConfig, DocumentsNamespacesWithACommentedExample) {
+  std::string text = sb::config::generateDefaultConfig();
+  EXPECT_THAT(text, HasSubstr("\n# [[channel.namespace]]\n# name = \"chat\"\n"));
+  EXPECT_THAT(text, HasSubstr("\n# history_size = 100\n# history_ttl = \"5m\"\n"));
+  EXPECT_THAT(text, HasSubstr("# allow_subscribe_for_client = true\n"));
+  EXPECT_THAT(text, HasSubstr("# allow_publish_for_subscriber = true\n"));
+  EXPECT_THAT(text, HasSubstr("Namespaces can only be set in this file"));
+  EXPECT_THAT(text, HasSubstr("# channel namespaces ([[channel.namespace]]): they are set in this file only.\n"));
+  EXPECT_THAT(text, HasSubstr("\n[client]\n"));
+  EXPECT_THAT(text, HasSubstr("ping_interval = \"25s\"\n"));
+  EXPECT_THAT(text, HasSubstr("history_meta_ttl = \"24h\"\n"));
+  // No live namespace in the defaults: the example is commented out.
+  EXPECT_EQ(text.find("\n[[channel.namespace]]"), std::string::npos);
+}
+
+TEST(GenConfig, UncommentedExampleLoads) {
+  std::string text = sb::config::generateDefaultConfig();
+  size_t start = text.find("\n# [[channel.namespace]]\n");
+  ASSERT_NE(start, std::string::npos);
+  ++start;
+  size_t end = text.find("\n\n", start);
+  std::string block = text.substr(start, end - start);
+  std::string uncommented;
+  for (size_t pos = 0; pos < block.size();) {
+    size_t nl = block.find('\n', pos);
+    std::string line = block.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+    ASSERT_EQ(line.rfind("# ", 0), 0u) << line;
+    uncommented += line.substr(2) + "\n";
+    pos = nl == std::string::npos ? block.size() : nl + 1;
+  }
+  text.replace(start, end - start, uncommented);
+  Config c = loadConfigFromString(text, nullptr);
+  ASSERT_EQ(c.channel.namespaces.size(), 1u);
+  const auto& chat = c.channel.namespaces[0];
+  EXPECT_EQ(chat.name, "chat");
+  EXPECT_TRUE(chat.options.presence);
+  EXPECT_TRUE(chat.options.join_leave);
+  EXPECT_EQ(chat.options.history_size, 100);
+  EXPECT_EQ(chat.options.history_ttl, 5min);
+  EXPECT_TRUE(chat.options.allow_subscribe_for_client);
+  EXPECT_TRUE(chat.options.allow_publish_for_subscriber);
+  c.channel.namespaces.clear();
+  expectDefaults(c);
+}
+
+TEST(GenConfig, RoundTripsAConfigWithTwoNamespaces) {
+  Config want;
+  want.client.allow_anonymous = true;
+  want.client.token_hmac_secret = "se\"cr\\et\n";
+  want.client.ping_interval = 10s;
+  want.client.pong_timeout = 1500ms;
+  want.client.presence_ttl = 90s;
+  want.channel.max_name_length = 100;
+  want.channel.options.allow_subscribe_for_client = true;
+  want.channel.options.channel_regex = "^[a-z]+$";
+  want.api.key = "k";
+  want.broker.history_meta_ttl = 48h;
+  sb::config::NamespaceConfig chat;
+  chat.name = "chat";
+  chat.options.presence = true;
+  chat.options.history_size = 10;
+  chat.options.history_ttl = 90s;
+  chat.options.allow_recovery = true;
+  chat.options.allow_publish_for_anonymous = true;
+  sb::config::NamespaceConfig bare;
+  bare.name = "bare.ns";
+  want.channel.namespaces = {chat, bare};
+
+  std::string text = sb::config::generateConfig(want);
+  EXPECT_THAT(text, HasSubstr("\n[[channel.namespace]]\nname = \"chat\"\npresence = true\n"));
+  EXPECT_THAT(text, HasSubstr("\n[[channel.namespace]]\nname = \"bare.ns\"\n"));
+  Config got = loadConfigFromString(text, nullptr);
+  expectSameConfig(got, want);
+  ASSERT_EQ(got.channel.namespaces.size(), 2u);
+  EXPECT_EQ(got.channel.namespaces[0].options.history_ttl, 90s);
+  EXPECT_TRUE(got.channel.namespaces[0].options.allow_publish_for_anonymous);
+  EXPECT_EQ(got.channel.namespaces[1].name, "bare.ns");
+  expectClosed(got.channel.namespaces[1].options);
+  EXPECT_EQ(got.client.token_hmac_secret, "se\"cr\\et\n");
+
+  // And the defaults come back as defaults through the same function.
+  expectSameConfig(loadConfigFromString(sb::config::generateConfig(Config{}), nullptr), Config{});
+}
+
+TEST(Registry, ChannelOptionKeysAreOneList) {
+  // [channel] and [[channel.namespace]] accept the same option keys, in the
+  // same order; the namespace adds only its name, [channel] only max_name_length.
+  std::vector<std::string> channelKeys, namespaceKeys;
+  for (const auto& k : sb::config::keys())
+    if (k.section == "channel" && k.key != "max_name_length") channelKeys.emplace_back(k.key);
+  const auto& arr = sb::config::arraySections()[0];
+  EXPECT_EQ(arr.name(), "channel.namespace");
+  EXPECT_EQ(arr.keys[0].key, arr.idKey);
+  for (const auto& k : arr.keys) {
+    EXPECT_FALSE(k.doc.empty()) << k.key;
+    if (k.key != "name") namespaceKeys.emplace_back(k.key);
+  }
+  EXPECT_EQ(channelKeys, namespaceKeys);
+  EXPECT_EQ(channelKeys.size(), 22u);
+  // No flat key's variable falls under the namespace prefix.
+  for (const auto& k : sb::config::keys()) EXPECT_FALSE(k.envName().starts_with(arr.envPrefix())) << k.name();
+  EXPECT_EQ(arr.envPrefix(), "SWITCHBOARD_CHANNEL_NAMESPACE");
+}
+
+TEST(Registry, LiftedKeysReachTheirStruct) {
+  // Each [channel] option key writes channel.options, each namespace key its element.
+  Config c;
+  const auto* presence = sb::config::findKey("channel", "presence");
+  ASSERT_NE(presence, nullptr);
+  EXPECT_EQ(presence->envName(), "SWITCHBOARD_CHANNEL_PRESENCE");
+  presence->set(c, true);
+  EXPECT_TRUE(c.channel.options.presence);
+  EXPECT_TRUE(std::get<bool>(presence->get(c)));
+
+  sb::config::NamespaceConfig ns;
+  for (const auto& k : sb::config::arraySections()[0].keys)
+    if (k.key == "history_size") k.set(ns, int64_t(42));
+  EXPECT_EQ(ns.options.history_size, 42);
+  EXPECT_EQ(c.channel.options.history_size, 0);
 }

@@ -45,6 +45,7 @@ const char* fail_kind_name(FailKind k) {
     case FailKind::kLocalLimit: return "local_limit";
     case FailKind::kDropped: return "dropped";
     case FailKind::kProtocol: return "protocol";
+    case FailKind::kRejected: return "rejected";
     case FailKind::kOther: return "other";
     case FailKind::kCount: break;
   }
@@ -191,6 +192,13 @@ void Worker::send_control(uint32_t i, uint8_t op, const uint8_t* payload, size_t
   c.out.commit(write_client_frame(p, op, true, payload, len, rng_.next32()));
 }
 
+void Worker::send_text(uint32_t i, std::string_view text) {
+  Conn& c = conns_[i];
+  uint8_t* p = c.out.prepare(client_frame_size(text.size()));
+  c.out.commit(write_client_frame(p, opcode::kText, true, reinterpret_cast<const uint8_t*>(text.data()), text.size(),
+                                  rng_.next32()));
+}
+
 void Worker::handle_control(uint32_t i, uint8_t op, const uint8_t* p, size_t n) {
   Conn& c = conns_[i];
   if (c.peer_closed) return;
@@ -200,6 +208,17 @@ void Worker::handle_control(uint32_t i, uint8_t op, const uint8_t* p, size_t n) 
     stats_.pongs_received.add();
   } else if (op == opcode::kClose) {
     c.peer_closed = true;
+    // Keep the status and reason for the failure message ("3501 bad request").
+    last_close_.clear();
+    if (n >= 2) {
+      last_close_ = " (" + std::to_string((unsigned(p[0]) << 8) | p[1]);
+      for (size_t k = 2; k < n && k < 66; ++k) {
+        char ch = char(p[k]);
+        if (k == 2) last_close_ += ' ';
+        last_close_ += (ch >= 0x20 && ch < 0x7f) ? ch : '?';
+      }
+      last_close_ += ')';
+    }
     if (c.state == ConnState::kOpen) {
       // Server-initiated close: echo its status code, as RFC 6455 asks.
       send_control(i, opcode::kClose, p, n >= 2 ? 2 : 0);
@@ -219,7 +238,7 @@ bool Worker::feed_frames(uint32_t i, const uint8_t* p, size_t n) {
       finish_close(i);
     } else {
       flush(i);
-      if (c.fd) fail(i, FailKind::kDropped, "server sent a Close frame");
+      if (c.fd) fail(i, FailKind::kDropped, "server sent a Close frame" + last_close_);
     }
     return false;
   }

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common.h"
@@ -41,6 +42,7 @@ enum class FailKind : uint8_t {
   kLocalLimit,           // EMFILE/ENFILE/EADDRNOTAVAIL/ENOBUFS on our side
   kDropped,              // an open connection was closed by the server
   kProtocol,             // the server sent an invalid frame
+  kRejected,             // the server answered connect/subscribe with an error
   kOther,
   kCount
 };
@@ -143,6 +145,13 @@ class Worker {
   virtual void on_tick() {}
   virtual void on_extra_readable() {}
 
+  // Closes connection i as failed (counted under `kind`, retried like any
+  // other failure). Safe to call from on_data/on_message_end: the decoder
+  // loop stops once the fd is gone.
+  void drop(uint32_t i, FailKind kind, const std::string& why) { fail(i, kind, why); }
+  // Queues one masked text frame (flushed at the end of the current read, or by flush()).
+  void send_text(uint32_t i, std::string_view text);
+
   uint8_t* out_prepare(uint32_t i, size_t n) { return conns_[i].out.prepare(n); }
   void out_commit(uint32_t i, size_t n) { conns_[i].out.commit(n); }
   void send_control(uint32_t i, uint8_t op, const uint8_t* payload, size_t len);
@@ -184,6 +193,7 @@ class Worker {
   int extra_fd_ = -1;
   ClientStats stats_;
   std::array<std::string, size_t(FailKind::kCount)> first_errors_;
+  std::string last_close_;  // " (code reason)" of the last Close frame from the server
 };
 
 }  // namespace sbbench

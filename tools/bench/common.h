@@ -96,6 +96,12 @@ uint64_t raise_nofile_limit();
 // VmRSS of a process in KiB, or nullopt when the process is gone/unreadable.
 std::optional<uint64_t> read_vmrss_kb(int pid);
 
+// CPU time (user + system, all threads) a process has used, in seconds, from
+// /proc/PID/stat; nullopt when the process is gone/unreadable.
+std::optional<double> read_process_cpu_s(int pid);
+// CPU time (user + system) of the calling process, from getrusage.
+double self_cpu_s();
+
 struct SockStat {
   uint64_t tcp_inuse = 0;
   uint64_t tcp_alloc = 0;

@@ -1,6 +1,8 @@
 // `idle` mode: hold many mostly-silent WebSocket connections open and measure
 // what they cost the server: VmRSS growth per connection and the kernel's TCP
-// socket memory. Connections are spread over forked child processes so no
+// socket memory. With --subscribe CHANNEL each connection speaks the
+// Centrifugo v2 JSON protocol: connect, subscribe to CHANNEL, answer the
+// server's `{}` pings, so the figure is the cost of an idle subscriber. Connections are spread over forked child processes so no
 // process needs more than --per-process descriptors (the machine caps open
 // files per process); each child is one single-threaded event loop that
 // reports to the parent through a pipe.
@@ -16,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "centrifugo_worker.h"
 #include "modes.h"
 #include "options_common.h"
 
@@ -33,7 +36,10 @@ constexpr const char* kIdleHelp =
     "  --server-pid PID            process whose VmRSS is measured (optional but that is the point)\n"
     "  --hold D                    hold time after all are connected, before measuring (default 10s)\n"
     "  --ping-interval D           ping each connection this often, 0 = never (default 20s)\n"
-    "  --per-process N             connections per child process (default 9000)\n";
+    "  --per-process N             connections per child process (default 9000)\n"
+    "  --subscribe CHANNEL         Centrifugo v2 JSON: connect, then subscribe each connection to CHANNEL\n"
+    "                              and answer the server's {} pings (URL: .../connection/websocket)\n"
+    "  --token JWT                 with --subscribe: connect with this token (default anonymous)\n";
 
 // Fixed-size report a child writes to its status pipe; well under PIPE_BUF,
 // so each write is atomic and reads always see whole records.
@@ -45,6 +51,11 @@ struct ChildStatus {
   uint64_t inflight = 0;
   uint64_t pings_sent = 0;
   uint64_t pongs_received = 0;
+  uint64_t live = 0;            // with --subscribe: connected and subscribed
+  uint64_t setting_up = 0;      // open, waiting for the connect/subscribe reply
+  uint64_t connect_errors = 0;
+  uint64_t subscribe_errors = 0;
+  uint64_t pings_answered = 0;  // the server's {} pings answered
   uint64_t fails[size_t(FailKind::kCount)] = {};
   int32_t last_http_status = 0;
   uint8_t ramp_done = 0;
@@ -52,10 +63,10 @@ struct ChildStatus {
 };
 static_assert(sizeof(ChildStatus) < 512);
 
-class IdleWorker final : public Worker {
+class IdleWorker final : public CentrifugoWorker {
  public:
-  IdleWorker(ClientOptions opts, uint64_t seed, int64_t ping_interval, int control_fd)
-      : Worker(std::move(opts), seed), control_fd_(control_fd), ping_interval_(ping_interval),
+  IdleWorker(ClientOptions opts, uint64_t seed, CentrifugoOptions proto, int64_t ping_interval, int control_fd)
+      : CentrifugoWorker(std::move(opts), seed, std::move(proto)), control_fd_(control_fd), ping_interval_(ping_interval),
         next_ping_(size(), INT64_MAX) {
     watch_extra_fd(control_fd_);
   }
@@ -63,7 +74,7 @@ class IdleWorker final : public Worker {
   bool quit_requested() const { return quit_; }
 
  protected:
-  void on_open(uint32_t i) override {
+  void on_live(uint32_t i) override {
     // Stagger pings so they do not arrive at the server in one burst.
     if (ping_interval_ > 0) next_ping_[i] = now() + 1 + int64_t(rng().below(uint64_t(ping_interval_)));
   }
@@ -111,7 +122,12 @@ ChildStatus snapshot(IdleWorker& w) {
   s.pongs_received = st.pongs_received.get();
   for (size_t k = 0; k < size_t(FailKind::kCount); ++k) s.fails[k] = st.failures[k].get();
   s.last_http_status = st.last_http_status.load();
-  s.ramp_done = w.ramp_done();
+  s.live = w.proto_stats().live.get();
+  s.setting_up = w.setting_up();
+  s.connect_errors = w.proto_stats().connect_errors.get();
+  s.subscribe_errors = w.proto_stats().subscribe_errors.get();
+  s.pings_answered = w.proto_stats().pings_answered.get();
+  s.ramp_done = w.setup_done();
   return s;
 }
 
@@ -120,14 +136,15 @@ void write_status(int fd, const ChildStatus& s) {
   [[maybe_unused]] ssize_t n = ::write(fd, &s, sizeof s);
 }
 
-[[noreturn]] void child_main(uint32_t index, ClientOptions opts, int64_t ping_interval, int status_fd, int control_fd,
-                             pid_t parent) {
+[[noreturn]] void child_main(uint32_t index, ClientOptions opts, CentrifugoOptions proto, int64_t ping_interval,
+                             int status_fd, int control_fd, pid_t parent) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the parent
   if (getppid() != parent) _exit(1);
   raise_nofile_limit();
   int code = 0;
   try {
-    IdleWorker w(std::move(opts), random_seed() ^ (uint64_t(index) << 40), ping_interval, control_fd);
+    IdleWorker w(std::move(opts), random_seed() ^ (uint64_t(index) << 40), std::move(proto), ping_interval,
+                 control_fd);
     int64_t next_status = 0;
     while (!w.quit_requested()) {
       w.step(50);
@@ -147,6 +164,9 @@ void write_status(int fd, const ChildStatus& s) {
         std::fprintf(stderr, "[idle process %u] first %s error: %s\n", index, fail_kind_name(FailKind(k)),
                      w.first_errors()[k].c_str());
       }
+    }
+    if (!w.first_reply_error().empty()) {
+      std::fprintf(stderr, "[idle process %u] first refusal: %s\n", index, w.first_reply_error().c_str());
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "[idle process %u] error: %s\n", index, e.what());
@@ -172,7 +192,8 @@ std::string kb_or_na(const std::optional<uint64_t>& v) { return v ? std::to_stri
 
 int run_idle(std::span<char* const> argv) {
   static constexpr OptSpec kOwn[] = {
-      {"server-pid", true}, {"hold", true}, {"ping-interval", true}, {"per-process", true}};
+      {"server-pid", true}, {"hold", true},      {"ping-interval", true},
+      {"per-process", true}, {"subscribe", true}, {"token", true}};
   std::vector<OptSpec> specs(std::begin(kCommonOpts), std::end(kCommonOpts));
   specs.insert(specs.end(), std::begin(kOwn), std::end(kOwn));
   Args a("idle", argv, specs);
@@ -185,6 +206,17 @@ int run_idle(std::span<char* const> argv) {
   int64_t ping_interval = a.duration_ns("ping-interval", 20 * kNsPerSec, 0, 3600 * kNsPerSec);
   uint64_t per_process = a.u64("per-process", 9000, 1, 1'000'000);
   bool quiet = a.has("quiet");
+  CentrifugoOptions proto;
+  if (auto ch = a.str("subscribe")) {
+    if (ch->empty()) throw UsageError("--subscribe needs a channel name");
+    proto.enabled = true;
+    proto.channel = *ch;
+    proto.token = a.str("token").value_or("");
+    validate_centrifugo_options(proto);
+  } else if (a.has("token")) {
+    throw UsageError("--token only makes sense with --subscribe");
+  }
+  const bool subscribing = proto.enabled;
   std::optional<int> server_pid;
   if (a.has("server-pid")) {
     server_pid = int(a.u64("server-pid", 0, 1, 4'194'304));
@@ -234,7 +266,7 @@ int run_idle(std::span<char* const> argv) {
       ::close(sp[0]);
       ::close(cp[1]);
       fcntl(sp[1], F_SETFL, O_NONBLOCK);
-      child_main(c, std::move(o), ping_interval, sp[1], cp[0], parent);
+      child_main(c, std::move(o), proto, ping_interval, sp[1], cp[0], parent);
     }
     ::close(sp[1]);
     ::close(cp[0]);
@@ -280,6 +312,11 @@ int run_idle(std::span<char* const> argv) {
       t.inflight += ch.last.inflight;
       t.pings_sent += ch.last.pings_sent;
       t.pongs_received += ch.last.pongs_received;
+      t.live += ch.last.live;
+      t.setting_up += ch.last.setting_up;
+      t.connect_errors += ch.last.connect_errors;
+      t.subscribe_errors += ch.last.subscribe_errors;
+      t.pings_answered += ch.last.pings_answered;
       for (size_t k = 0; k < size_t(FailKind::kCount); ++k) t.fails[k] += ch.last.fails[k];
       if (ch.last.last_http_status) t.last_http_status = ch.last.last_http_status;
     }
@@ -304,7 +341,7 @@ int run_idle(std::span<char* const> argv) {
     if (!hold_start && (all_done || now - t0 >= ramp_budget)) {
       ramp_timed_out = !all_done;
       hold_start = now;
-      if (t.open == 0) break;
+      if ((subscribing ? t.live : t.open) == 0) break;
     }
     if (hold_start && now - hold_start >= hold) break;
     if (now >= deadline) {
@@ -314,7 +351,13 @@ int run_idle(std::span<char* const> argv) {
     if (now - last_report >= kNsPerSec) {
       last_report = now;
       char line[256];
-      if (!hold_start) {
+      if (!hold_start && subscribing) {
+        std::snprintf(line, sizeof line,
+                      "[idle] subscribed %" PRIu64 "/%" PRIu64 " (open %" PRIu64 ", setting up %" PRIu64 ") failed %" PRIu64
+                      " in-flight %" PRIu64 " | %u process(es) | ramping %llds",
+                      t.live, total, t.open, t.setting_up, t.failed_final, t.inflight, nproc,
+                      (long long)((now - t0) / kNsPerSec));
+      } else if (!hold_start) {
         std::snprintf(line, sizeof line,
                       "[idle] connected %" PRIu64 "/%" PRIu64 " failed %" PRIu64 " in-flight %" PRIu64
                       " | %u process(es) | ramping %llds",
@@ -364,7 +407,8 @@ int run_idle(std::span<char* const> argv) {
   if (deadline_hit) std::fprintf(stderr, "error: global deadline reached; results are partial\n");
   if (server_gone) std::fprintf(stderr, "error: server process %d disappeared during the run\n", *server_pid);
 
-  uint64_t conns = at_measure.open;
+  // With --subscribe the cost is per idle subscriber: only subscribed connections count.
+  uint64_t conns = subscribing ? at_measure.live : at_measure.open;
   std::optional<double> per_conn;
   if (rss_before && rss_after && conns > 0) {
     per_conn = (double(*rss_after) - double(*rss_before)) * 1024.0 / double(conns);
@@ -376,11 +420,16 @@ int run_idle(std::span<char* const> argv) {
 
   std::printf("connections: %" PRIu64 " requested over %u process(es), %" PRIu64 " open when measured, %" PRIu64
               " given up, %" PRIu64 " attempts\n",
-              total, nproc, conns, fin.failed_final, fin.attempts);
+              total, nproc, at_measure.open, fin.failed_final, fin.attempts);
+  if (subscribing) {
+    std::printf("subscribed:  %" PRIu64 " to '%s' when measured (connect refused %" PRIu64 ", subscribe refused %" PRIu64
+                "), %" PRIu64 " server pings answered\n",
+                conns, proto.channel.c_str(), fin.connect_errors, fin.subscribe_errors, fin.pings_answered);
+  }
   if (server_pid) {
     std::printf("server RSS:  pid %d  before %s KiB  after %s KiB", *server_pid, kb_or_na(rss_before).c_str(),
                 kb_or_na(rss_after).c_str());
-    if (per_conn) std::printf("  => %.0f bytes per connection", *per_conn);
+    if (per_conn) std::printf("  => %.0f bytes per %s", *per_conn, subscribing ? "subscribed connection" : "connection");
     std::printf("\n");
   }
   if (sock_before && sock_after) {
@@ -392,13 +441,13 @@ int run_idle(std::span<char* const> argv) {
   std::printf("keepalive:   %" PRIu64 " pings sent, %" PRIu64 " pongs received\n", fin.pings_sent, fin.pongs_received);
   std::printf("RESULT idle connections=%" PRIu64 " connected=%" PRIu64 " failed=%" PRIu64 " processes=%u rss_before_kb=%s "
               "rss_after_kb=%s bytes_per_conn=%s tcp_mem_pages_before=%s tcp_mem_pages_after=%s tcp_bytes_per_conn=%s "
-              "server_refusals=%" PRIu64 " pings=%" PRIu64 " pongs=%" PRIu64 "\n",
-              total, conns, fin.failed_final, nproc, kb_or_na(rss_before).c_str(), kb_or_na(rss_after).c_str(),
+              "server_refusals=%" PRIu64 " pings=%" PRIu64 " pongs=%" PRIu64 " subscribed=%s pings_answered=%" PRIu64 "\n",
+              total, at_measure.open, fin.failed_final, nproc, kb_or_na(rss_before).c_str(), kb_or_na(rss_after).c_str(),
               per_conn ? std::to_string(int64_t(*per_conn)).c_str() : "na",
               sock_before ? std::to_string(sock_before->tcp_mem_pages).c_str() : "na",
               sock_after ? std::to_string(sock_after->tcp_mem_pages).c_str() : "na",
               tcp_per_conn ? std::to_string(int64_t(*tcp_per_conn)).c_str() : "na", server_refusals(fails), fin.pings_sent,
-              fin.pongs_received);
+              fin.pongs_received, subscribing ? std::to_string(conns).c_str() : "na", fin.pings_answered);
   std::fflush(stdout);
   if (conns == 0 || child_died || deadline_hit || server_gone) return kExitFailure;
   return conns < total ? kExitPartial : kExitOk;

@@ -1,5 +1,6 @@
 // switchboard-bench: WebSocket load generator for Switchboard (and peers).
-// Modes: echo (throughput + latency), idle (memory per held connection).
+// Modes: echo (throughput + latency), idle (memory per held connection),
+// fanout (publish→deliver latency and delivery rate to many subscribers).
 #include <signal.h>
 
 #include <cstdio>
@@ -17,7 +18,10 @@ constexpr const char* kUsage =
     "\n"
     "modes:\n"
     "  echo   N connections send messages and wait for their echo; reports msgs/s and RTT p50/p99/p99.9\n"
-    "  idle   hold N connections (over several processes if needed); reports server RSS per connection\n"
+    "  idle   hold N connections (over several processes if needed); reports server RSS per connection;\n"
+    "         with --subscribe CHANNEL each connection also connects and subscribes (Centrifugo v2 JSON)\n"
+    "  fanout N subscribers on one channel, publications at R/s through the HTTP API; reports\n"
+    "         deliveries/s, expected vs received, publish->deliver latency p50/p99/p99.9, client CPU\n"
     "\n"
     "Only loopback targets (127.0.0.0/8, ::1, localhost) are accepted. Every run ends by a deadline.\n"
     "The last line of output is machine-readable: RESULT MODE key=value ...\n";
@@ -39,10 +43,11 @@ int main(int argc, char** argv) {
     }
     if (mode == "echo") return sbbench::run_echo(rest);
     if (mode == "idle") return sbbench::run_idle(rest);
-    throw sbbench::UsageError("unknown mode '" + std::string(mode) + "' (expected echo or idle)");
+    if (mode == "fanout") return sbbench::run_fanout(rest);
+    throw sbbench::UsageError("unknown mode '" + std::string(mode) + "' (expected echo, idle or fanout)");
   } catch (const sbbench::UsageError& e) {
     std::fprintf(stderr, "switchboard-bench: %s\n(see switchboard-bench %s --help)\n", e.what(),
-                 (mode == "echo" || mode == "idle") ? std::string(mode).c_str() : "");
+                 (mode == "echo" || mode == "idle" || mode == "fanout") ? std::string(mode).c_str() : "");
     return sbbench::kExitUsage;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "switchboard-bench: error: %s\n", e.what());

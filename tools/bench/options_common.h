@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "args.h"
@@ -27,13 +28,16 @@ inline constexpr const char* kCommonHelp =
     "  --timeout D                 hard deadline for the whole run (default: derived)\n"
     "  --quiet                     no progress line\n";
 
-// Fills the shared part of ClientOptions; throws UsageError.
-inline ClientOptions common_client_options(const Args& a, uint64_t default_connections, double default_rate) {
+// Fills the shared part of ClientOptions; throws UsageError. A mode whose
+// flags differ (fanout: --subscribers, --connect-rate) passes their names.
+inline ClientOptions common_client_options(const Args& a, uint64_t default_connections, double default_rate,
+                                           std::string_view connections_key = "connections",
+                                           std::string_view rate_key = "rate") {
   ClientOptions o;
   auto url = a.str("url");
   if (!url) throw UsageError("--url is required (e.g. --url ws://127.0.0.1:8000/echo)");
   o.url = parse_loopback_ws_url(*url);
-  o.connections = uint32_t(a.u64("connections", default_connections, 1, 1'000'000));
+  o.connections = uint32_t(a.u64(connections_key, default_connections, 1, 1'000'000));
   if (auto s = a.str("subprotocol")) {
     if (s->empty() || s->find_first_of("\r\n") != std::string::npos) throw UsageError("bad --subprotocol");
     o.subprotocol = *s;
@@ -45,7 +49,7 @@ inline ClientOptions common_client_options(const Args& a, uint64_t default_conne
     }
     o.headers.push_back(h);
   }
-  o.rate_per_sec = a.number("rate", default_rate, 1, 1e7);
+  o.rate_per_sec = a.number(rate_key, default_rate, 1, 1e7);
   o.max_inflight = uint32_t(a.u64("max-inflight", 256, 1, 100'000));
   o.max_retries = uint32_t(a.u64("retries", 3, 0, 20));
   o.connect_timeout_ns = a.duration_ns("connect-timeout", 10 * kNsPerSec, 100 * kNsPerMs, 600 * kNsPerSec);

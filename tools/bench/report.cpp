@@ -50,6 +50,11 @@ std::string failure_advice(const std::array<uint64_t, size_t(FailKind::kCount)>&
   if (n(FailKind::kDropped)) {
     out += "  - " + std::to_string(n(FailKind::kDropped)) + " open connections were closed by the server\n";
   }
+  if (n(FailKind::kRejected)) {
+    out += "  - " + std::to_string(n(FailKind::kRejected)) +
+           " connect/subscribe commands were answered with an error: check the server's anonymous/subscribe "
+           "permissions (client.allow_anonymous, channel.allow_subscribe_for_*) or --token\n";
+  }
   if (n(FailKind::kBadHandshake) || n(FailKind::kProtocol)) {
     out += "  - the server violated the WebSocket protocol (bad handshake or frame)\n";
   }

@@ -10,17 +10,22 @@
 
 namespace sbbench {
 
-WsUrl parse_loopback_ws_url(std::string_view url) {
+namespace {
+
+// Shared by the ws:// and http:// parsers: `scheme` is "ws" or "http",
+// `option` names the flag in error messages.
+WsUrl parse_loopback_url(std::string_view url, std::string_view scheme, std::string_view option) {
   WsUrl out;
   out.text = std::string(url);
   auto fail = [&](const std::string& why) -> UsageError {
-    return UsageError("bad --url '" + std::string(url) + "': " + why);
+    return UsageError("bad " + std::string(option) + " '" + std::string(url) + "': " + why);
   };
 
-  constexpr std::string_view kScheme = "ws://";
-  if (url.rfind("wss://", 0) == 0) throw fail("wss:// (TLS) is not supported; use ws://");
-  if (url.rfind(kScheme, 0) != 0) throw fail("expected ws://host:port/path");
-  std::string_view rest = url.substr(kScheme.size());
+  const std::string prefix = std::string(scheme) + "://";
+  const std::string tls_prefix = std::string(scheme) + "s://";
+  if (url.rfind(tls_prefix, 0) == 0) throw fail(tls_prefix + " (TLS) is not supported; use " + prefix);
+  if (url.rfind(prefix, 0) != 0) throw fail("expected " + prefix + "host:port/path");
+  std::string_view rest = url.substr(prefix.size());
 
   size_t path_start = rest.find_first_of("/?#");
   std::string_view authority = rest.substr(0, path_start);
@@ -106,6 +111,20 @@ WsUrl parse_loopback_ws_url(std::string_view url) {
   for (char c : out.path) {
     if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) throw fail("path contains spaces or control characters");
   }
+  return out;
+}
+
+}  // namespace
+
+WsUrl parse_loopback_ws_url(std::string_view url) { return parse_loopback_url(url, "ws", "--url"); }
+
+WsUrl parse_loopback_http_url(std::string_view url) {
+  WsUrl out = parse_loopback_url(url, "http", "--api");
+  if (out.path.find_first_of("?#") != std::string::npos) {
+    throw UsageError("bad --api '" + std::string(url) + "': expected a base URL without a query");
+  }
+  while (out.path.size() > 1 && out.path.back() == '/') out.path.pop_back();
+  if (out.path == "/") out.path.clear();
   return out;
 }
 

@@ -23,5 +23,8 @@ struct WsUrl {
 
 // Throws UsageError with a precise reason (scheme, syntax, non-loopback host).
 WsUrl parse_loopback_ws_url(std::string_view url);
+// The same rules for an http:// base URL (fanout's --api); the path defaults
+// to "/" and is kept without a trailing slash so "/api/..." can be appended.
+WsUrl parse_loopback_http_url(std::string_view url);
 
 }  // namespace sbbench

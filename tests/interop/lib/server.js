@@ -40,9 +40,10 @@ function waitForPort(port, timeoutMs = 10000) {
   });
 }
 
-// Starts a server. `env` holds SWITCHBOARD_* overrides; `args` extra argv.
-async function startServer({ env = {}, args = [], tls = false, wrap = null } = {}) {
-  const port = await freePort();
+// Starts a server. `env` holds SWITCHBOARD_* overrides; `args` extra argv;
+// `port` reuses a given port (e.g. to restart a stopped server in place).
+async function startServer({ env = {}, args = [], tls = false, wrap = null, port: fixedPort = 0 } = {}) {
+  const port = fixedPort || await freePort();
   const fullEnv = {
     ...process.env,
     SWITCHBOARD_SERVER_LISTEN: `127.0.0.1:${port}`,

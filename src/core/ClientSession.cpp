@@ -1,0 +1,734 @@
+#include "core/ClientSession.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+#include "net/EventLoop.h"
+#include "protocol/Json.h"
+
+namespace sb::core {
+
+using protocol::Command;
+using protocol::ErrorCode;
+using protocol::Method;
+namespace err = protocol::error;
+namespace dis = protocol::disconnect;
+
+namespace {
+
+uint64_t randomBelow(uint64_t n) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return n == 0 ? 0 : rng() % n;
+}
+
+// The per-thread buffer that collects one message's replies (several
+// commands in one frame are answered in one frame).
+std::string& replyBuffer() {
+  thread_local std::string buf;
+  return buf;
+}
+
+}  // namespace
+
+ClientSession::ClientSession(Node& node, SessionTransport& transport)
+    : node_(node), transport_(transport) {
+  TimerNode::fire = &ClientSession::onTimer;
+  Node::newClientId(clientId_.data());
+  tokens_ = double(node_.config().client.command_burst);
+}
+
+ClientSession::~ClientSession() {
+  if (state_ != State::Closed) transportClosed();
+  if (loop_) loop_->timers().cancel(static_cast<TimerNode*>(this));
+}
+
+void ClientSession::start() {
+  loop_ = &transport_.loop();
+  worker_ = uint32_t(transport_.workerIndex());
+  uint64_t now = net::monotonicMs();
+  tokensAt_ = now;
+  connectDeadline_ = now + uint64_t(node_.config().client.connect_timeout.count());
+  scheduleTimer();
+}
+
+int64_t ClientSession::unixNow() const {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// ---- input ----------------------------------------------------------------
+
+void ClientSession::handleMessage(std::string_view text) {
+  if (state_ == State::Closed) return;
+  node_.stats().messagesIn.fetch_add(1, std::memory_order_relaxed);
+  thread_local std::vector<Command> commands;
+  commands.clear();
+  std::string error;
+  if (!protocol::parseCommands(text, commands, error)) {
+    spdlog::info("client {}: malformed command ({}), disconnecting", clientId(), error);
+    disconnect(dis::kBadRequest);
+    return;
+  }
+  std::string& out = replyBuffer();
+  out.clear();
+  for (const Command& cmd : commands) {
+    if (state_ == State::Closed) break;
+    size_t before = out.size();
+    if (before > 0) out.push_back('\n');
+    dispatch(cmd, out);
+    if (out.size() == before + 1 && before > 0) out.pop_back();  // no reply (send, pong)
+  }
+  if (!out.empty() && state_ != State::Closed) {
+    transport_.sendText(out);
+    node_.stats().messagesOut.fetch_add(1, std::memory_order_relaxed);
+  }
+  // The next message may be handled by another session on this thread.
+  if (out.capacity() > 64 * 1024) std::string().swap(out);
+}
+
+bool ClientSession::allowCommand() {
+  const auto& cfg = node_.config().client;
+  uint64_t now = net::monotonicMs();
+  tokens_ = std::min(double(cfg.command_burst), tokens_ + double(now - tokensAt_) * double(cfg.command_rate) / 1000.0);
+  tokensAt_ = now;
+  if (tokens_ >= 1.0) {
+    tokens_ -= 1.0;
+    rejectedInRow_ = 0;
+    return true;
+  }
+  ++rejectedInRow_;
+  return false;
+}
+
+void ClientSession::dispatch(const Command& cmd, std::string& out) {
+  node_.stats().commands.fetch_add(1, std::memory_order_relaxed);
+  if (cmd.method == Method::Empty) {
+    // The client's pong. One without an outstanding ping is a protocol error.
+    if (!pingOutstanding_) {
+      spdlog::info("client {}: pong without ping", clientId());
+      disconnect(dis::kBadRequest);
+      return;
+    }
+    pingOutstanding_ = false;
+    pongDeadline_ = 0;
+    scheduleTimer();
+    return;
+  }
+  if (state_ == State::Connecting && cmd.method != Method::Connect) {
+    spdlog::info("client {}: {} before connect", clientId(), protocol::methodName(cmd.method));
+    disconnect(dis::kBadRequest);
+    return;
+  }
+  if (state_ == State::Connected && cmd.method == Method::Connect) {
+    spdlog::info("client {}: second connect", clientId());
+    disconnect(dis::kBadRequest);
+    return;
+  }
+  if (!allowCommand()) {
+    if (rejectedInRow_ > uint32_t(node_.config().client.command_burst)) {
+      spdlog::info("client {} (user '{}'): command flood, disconnecting", clientId(), user_);
+      disconnect(dis::kTooManyRequests);
+      return;
+    }
+    if (cmd.id != 0) protocol::writeError(out, cmd.id, err::kTooManyRequests);
+    return;
+  }
+  switch (cmd.method) {
+    case Method::Connect: return handleConnect(cmd, out);
+    case Method::Subscribe: return handleSubscribe(cmd, out);
+    case Method::Unsubscribe: return handleUnsubscribe(cmd, out);
+    case Method::Publish: return handlePublish(cmd, out);
+    case Method::Presence: return handlePresence(cmd, out);
+    case Method::PresenceStats: return handlePresenceStats(cmd, out);
+    case Method::History: return handleHistory(cmd, out);
+    case Method::Refresh: return handleRefresh(cmd, out);
+    case Method::SubRefresh: return handleSubRefresh(cmd, out);
+    case Method::Rpc: return protocol::writeError(out, cmd.id, err::kMethodNotFound);
+    case Method::Ping: return protocol::writeEmptyReply(out, cmd.id, Method::Ping);
+    case Method::Send: return;  // accepted; no handler consumes it yet
+    case Method::Empty: return;
+  }
+}
+
+// ---- connect and refresh ----------------------------------------------------
+
+void ClientSession::handleConnect(const Command& cmd, std::string& out) {
+  const auto& cfg = node_.config().client;
+  const auto& req = cmd.connect;
+  int64_t now = unixNow();
+  std::vector<std::string> serverChannels;
+  if (!req.token.empty()) {
+    auto v = node_.tokens().verifyConnect(req.token, now);
+    if (v.status == auth::TokenStatus::Expired) {
+      protocol::writeError(out, cmd.id, err::kTokenExpired);
+      return;
+    }
+    if (v.status != auth::TokenStatus::Ok) {
+      spdlog::info("client {}: invalid connection token: {}", clientId(), v.reason);
+      disconnect(dis::kInvalidToken);
+      return;
+    }
+    user_ = std::move(v.claims.user);
+    connInfo_ = std::move(v.claims.info);
+    expiresAt_ = v.claims.exp;
+    serverChannels = std::move(v.claims.channels);
+  } else if (!cfg.allow_anonymous) {
+    spdlog::info("client {}: connect without a token and client.allow_anonymous is off", clientId());
+    disconnect(dis::kBadRequest);
+    return;
+  }
+
+  state_ = State::Connected;
+  node_.attachSession(worker_, this);
+  attached_ = true;
+  node_.stats().clients.fetch_add(1, std::memory_order_relaxed);
+
+  protocol::ConnectResult r;
+  r.client.assign(clientId());
+  r.version = SB_VERSION;
+  if (expiresAt_ > 0) {
+    r.expires = true;
+    r.ttl = uint32_t(std::max<int64_t>(expiresAt_ - now, 0));
+  }
+  r.ping = uint32_t(cfg.ping_interval.count() / 1000);
+  r.pong = true;
+  r.node = node_.id();
+
+  // Server-side subscriptions from the token's "channels" claim; the client
+  // may ask to recover them through connect.subs.
+  for (const std::string& ch : serverChannels) {
+    protocol::SubscribeRequest sreq;
+    for (const auto& [name, s] : req.subs) {
+      if (name == ch) sreq = s;
+    }
+    sreq.channel = ch;
+    protocol::SubscribeResult result;
+    std::optional<ErrorCode> error;
+    if (!subscribe(sreq, true, 0, {}, result, error)) {
+      if (error && error->code == err::kAlreadySubscribed.code) continue;  // listed twice
+      spdlog::info("client {}: server-side subscription to '{}' failed: {}", clientId(), ch,
+                   error ? error->message : "unknown");
+      disconnect(dis::kBadRequest);
+      return;
+    }
+    r.subs.emplace_back(ch, std::move(result));
+  }
+  protocol::writeConnectReply(out, cmd.id, r);
+
+  uint64_t nowMs = net::monotonicMs();
+  uint64_t interval = uint64_t(cfg.ping_interval.count());
+  // The first ping at a random point in the second half of the interval, so
+  // clients that connected together do not ping together.
+  nextPingAt_ = nowMs + interval / 2 + randomBelow(interval / 2 + 1);
+  scheduleTimer();
+}
+
+void ClientSession::handleRefresh(const Command& cmd, std::string& out) {
+  if (cmd.token.empty()) {
+    disconnect(dis::kBadRequest);
+    return;
+  }
+  int64_t now = unixNow();
+  auto v = node_.tokens().verifyConnect(cmd.token, now);
+  if (v.status == auth::TokenStatus::Expired) {
+    protocol::writeError(out, cmd.id, err::kTokenExpired);
+    return;
+  }
+  if (v.status != auth::TokenStatus::Ok || v.claims.user != user_) {
+    spdlog::info("client {}: invalid refresh token: {}", clientId(),
+                 v.status != auth::TokenStatus::Ok ? v.reason : "user mismatch");
+    disconnect(dis::kInvalidToken);
+    return;
+  }
+  expiresAt_ = v.claims.exp;
+  if (!v.claims.info.empty()) connInfo_ = std::move(v.claims.info);
+  protocol::RefreshResult r;
+  r.client.assign(clientId());
+  r.version = SB_VERSION;
+  if (expiresAt_ > 0) {
+    r.expires = true;
+    r.ttl = uint32_t(std::max<int64_t>(expiresAt_ - now, 0));
+  }
+  protocol::writeRefreshReply(out, cmd.id, r);
+  scheduleTimer();
+}
+
+// ---- subscriptions ----------------------------------------------------------
+
+ClientSession::Subscription* ClientSession::findSubscription(std::string_view channel, size_t* index) {
+  for (size_t i = 0; i < subs_.size(); ++i) {
+    if (subs_[i].channel->name() == channel) {
+      if (index) *index = i;
+      return &subs_[i];
+    }
+  }
+  return nullptr;
+}
+
+protocol::ClientInfo ClientSession::clientInfo(const Subscription* sub) const {
+  protocol::ClientInfo info;
+  info.user = user_;
+  info.client.assign(clientId_.data(), clientId_.size());
+  info.connInfo = connInfo_;
+  if (sub) info.chanInfo = sub->chanInfo;
+  return info;
+}
+
+void ClientSession::handleSubscribe(const Command& cmd, std::string& out) {
+  const auto& req = cmd.subscribe;
+  if (req.channel.empty()) {
+    disconnect(dis::kBadRequest);
+    return;
+  }
+  int64_t tokenExp = 0;
+  std::string chanInfo;
+  bool tokenGranted = false;
+  if (!req.token.empty()) {
+    auto v = node_.tokens().verifySubscribe(req.token, unixNow());
+    if (v.status == auth::TokenStatus::Expired) {
+      protocol::writeError(out, cmd.id, err::kTokenExpired);
+      return;
+    }
+    if (v.status != auth::TokenStatus::Ok) {
+      spdlog::info("client {}: invalid subscription token for '{}': {}", clientId(), req.channel, v.reason);
+      protocol::writeError(out, cmd.id, err::kPermissionDenied);
+      return;
+    }
+    if (v.claims.channel != req.channel || v.claims.user != user_ ||
+        (!v.claims.client.empty() && v.claims.client != clientId())) {
+      spdlog::info("client {}: subscription token for '{}' does not match channel, user or client", clientId(),
+                   req.channel);
+      disconnect(dis::kInvalidToken);
+      return;
+    }
+    tokenExp = v.claims.exp;
+    chanInfo = std::move(v.claims.info);
+    tokenGranted = true;
+  }
+  protocol::SubscribeResult result;
+  std::optional<ErrorCode> error;
+  if (!subscribe(req, tokenGranted, tokenExp, std::move(chanInfo), result, error)) {
+    protocol::writeError(out, cmd.id, error ? *error : err::kInternal);
+    return;
+  }
+  protocol::writeSubscribeReply(out, cmd.id, result);
+  // Events buffered while the position was read go after the reply.
+  if (Subscription* sub = findSubscription(req.channel)) {
+    if (sub->pending) flushPending(*sub);
+  }
+}
+
+bool ClientSession::subscribe(const protocol::SubscribeRequest& req, bool tokenGranted, int64_t tokenExp,
+                              std::string chanInfo, protocol::SubscribeResult& result,
+                              std::optional<ErrorCode>& error) {
+  const auto& rules = node_.rules();
+  const auto& ccfg = node_.config().client;
+  if (auto e = rules.checkName(req.channel)) {
+    error = *e;
+    return false;
+  }
+  if (findSubscription(req.channel)) {
+    error = err::kAlreadySubscribed;
+    return false;
+  }
+  if (subs_.size() >= size_t(ccfg.channel_limit)) {
+    error = err::kLimitExceeded;
+    return false;
+  }
+  const config::ChannelOptions* opts = rules.options(req.channel);
+  if (!opts) {
+    error = err::kUnknownChannel;
+    return false;
+  }
+  if (auto e = rules.check(auth::Action::Subscribe, req.channel, auth::Requester{user_, false, tokenGranted})) {
+    error = *e;
+    return false;
+  }
+
+  const bool history = opts->historyEnabled();
+  const bool recoverable = history && (opts->force_recovery || (opts->allow_recovery && req.recoverable));
+  const bool positioned = history && (recoverable || opts->force_positioning ||
+                                      (opts->allow_positioning && req.positioned));
+  const bool recovering = recoverable && req.recover;
+  const bool pushJoinLeave = opts->force_push_join_leave || (opts->join_leave && req.joinLeave);
+
+  uint8_t entryFlags = pushJoinLeave ? SubscriberEntry::kJoinLeave : 0;
+  if (positioned) entryFlags |= SubscriberEntry::kPending;
+  Subscription sub;
+  sub.flags = uint8_t((opts->presence ? Subscription::kPresence : 0) | (opts->join_leave ? Subscription::kJoinLeave : 0));
+  sub.expiresAt = tokenExp;
+  sub.chanInfo = std::move(chanInfo);
+  // Registered before the position is read: every publication after the read
+  // reaches the entry (as pending, merged below), none falls in between.
+  sub.channel = node_.hub().add(worker_, req.channel, this, entryFlags, 0, sub.slot);
+  subs_.push_back(std::move(sub));
+  Subscription& s = subs_.back();
+
+  if (tokenExp > 0) {
+    result.expires = true;
+    result.ttl = uint32_t(std::max<int64_t>(tokenExp - unixNow(), 0));
+  }
+  if (positioned) {
+    broker::HistoryRequest hreq;
+    hreq.historyTtl = opts->history_ttl;
+    hreq.metaTtl = node_.config().broker.history_meta_ttl;
+    if (recovering) {
+      hreq.since = protocol::StreamPosition{req.offset, req.epoch};
+      hreq.limit = ccfg.recovery_max_publications + 1;  // one more tells "too many missed"
+    }
+    bool done = false;
+    broker::HistoryResult hist;
+    const broker::BrokerError* brokerError = nullptr;
+    broker::BrokerError brokerErrorCopy;
+    node_.broker().history(req.channel, hreq, [&](broker::HistoryResult r, const broker::BrokerError* e) {
+      done = true;
+      if (e) {
+        brokerErrorCopy = *e;
+        brokerError = &brokerErrorCopy;
+      } else {
+        hist = std::move(r);
+      }
+    });
+    if (!done || brokerError) {
+      // Only the memory broker exists so far and it answers synchronously;
+      // an asynchronous broker completes the subscription in its callback.
+      spdlog::warn("client {}: reading the position of '{}' failed: {}", clientId(), req.channel,
+                   brokerError ? brokerError->message : "no synchronous answer");
+      unsubscribeAt(subs_.size() - 1, false);
+      error = err::kInternal;
+      return false;
+    }
+    result.positioned = true;
+    result.recoverable = recoverable;
+    result.epoch = hist.position.epoch;
+    result.offset = hist.position.offset;
+    uint64_t lastOffset = hist.position.offset;
+    if (recovering) {
+      result.wasRecovering = true;
+      bool sameEpoch = req.epoch == hist.position.epoch;
+      bool tooMany = hist.publications.size() > size_t(ccfg.recovery_max_publications);
+      result.recovered = sameEpoch && hist.sinceRetained && !tooMany;
+      if (result.recovered) {
+        std::vector<ChannelEventPtr> buffered;
+        if (s.pending) buffered.swap(*s.pending);
+        uint64_t last = req.offset;
+        result.publications = mergeRecovery(hist.publications, buffered, last);
+        lastOffset = std::max(last, lastOffset);
+        result.offset = lastOffset;
+      }
+    }
+    SubscriberEntry& entry = s.channel->at(s.slot);
+    entry.lastOffset = lastOffset;
+    entry.flags &= uint8_t(~SubscriberEntry::kPending);
+  }
+
+  if (s.flags & Subscription::kPresence) {
+    node_.broker().addPresence(req.channel, clientInfo(&s), ccfg.presence_ttl, [](bool, const broker::BrokerError*) {});
+  }
+  if (s.flags & Subscription::kJoinLeave) node_.broker().publishJoin(req.channel, clientInfo(&s));
+  return true;
+}
+
+void ClientSession::flushPending(Subscription& sub) {
+  if (!sub.pending) return;
+  std::vector<ChannelEventPtr> events;
+  events.swap(*sub.pending);
+  sub.pending.reset();
+  SubscriberEntry& entry = sub.channel->at(sub.slot);
+  for (const ChannelEventPtr& ev : events) {
+    if (ev->kind == ChannelEvent::Kind::Publication && ev->offset != 0) {
+      if (ev->offset <= entry.lastOffset) continue;
+      entry.lastOffset = ev->offset;
+    }
+    transport_.sendShared(Hub::frameText(ev->push), ev->push);
+  }
+}
+
+void ClientSession::handleUnsubscribe(const Command& cmd, std::string& out) {
+  size_t index;
+  if (findSubscription(cmd.channel, &index)) unsubscribeAt(index, true);
+  protocol::writeEmptyReply(out, cmd.id, Method::Unsubscribe);
+}
+
+void ClientSession::unsubscribeAt(size_t index, bool sendLeave) {
+  Subscription& sub = subs_[index];
+  std::string channel = sub.channel->name();
+  protocol::ClientInfo info = clientInfo(&sub);
+  uint8_t flags = sub.flags;
+  node_.hub().remove(worker_, sub.channel, sub.slot);  // may destroy sub.channel
+  if (index != subs_.size() - 1) subs_[index] = std::move(subs_.back());
+  subs_.pop_back();
+  if (flags & Subscription::kPresence) {
+    node_.broker().removePresence(channel, info.client, info.user, [](bool, const broker::BrokerError*) {});
+  }
+  if (sendLeave && (flags & Subscription::kJoinLeave)) node_.broker().publishLeave(channel, info);
+}
+
+// ---- publish, presence, history --------------------------------------------
+
+namespace {
+// Runs a broker call whose callback fills `out`. Until the Redis broker
+// exists every broker answers synchronously; an asynchronous answer is
+// written as its own message (see ClientSession::emitLater).
+template <class T, class Call, class OnResult>
+void brokerCall(std::string& out, uint32_t id, Call&& call, OnResult&& onResult) {
+  bool done = false;
+  call([&](T result, const broker::BrokerError* e) {
+    done = true;
+    if (e) protocol::writeError(out, id, err::kInternal.code, e->message, e->temporary);
+    else onResult(result);
+  });
+  if (!done) protocol::writeError(out, id, err::kNotAvailable);
+}
+}  // namespace
+
+void ClientSession::handlePublish(const Command& cmd, std::string& out) {
+  if (cmd.channel.empty() || cmd.data.empty()) {
+    disconnect(dis::kBadRequest);
+    return;
+  }
+  const auto& rules = node_.rules();
+  if (auto e = rules.checkName(cmd.channel)) return protocol::writeError(out, cmd.id, *e);
+  Subscription* sub = findSubscription(cmd.channel);
+  if (auto e = rules.check(auth::Action::Publish, cmd.channel, auth::Requester{user_, sub != nullptr, false}))
+    return protocol::writeError(out, cmd.id, *e);
+  // Stored and re-sent to others: without the sender's whitespace.
+  std::string data;
+  if (!protocol::json::compact(cmd.data, data)) return disconnect(dis::kBadRequest);
+  brokerCall<broker::PublishResult>(
+      out, cmd.id,
+      [&](auto cb) { node_.publish(cmd.channel, std::move(data), clientInfo(sub), {}, {}, std::move(cb)); },
+      [&](const broker::PublishResult&) { protocol::writeEmptyReply(out, cmd.id, Method::Publish); });
+}
+
+void ClientSession::handlePresence(const Command& cmd, std::string& out) {
+  if (cmd.channel.empty()) return disconnect(dis::kBadRequest);
+  const auto& rules = node_.rules();
+  if (auto e = rules.checkName(cmd.channel)) return protocol::writeError(out, cmd.id, *e);
+  bool subscribed = findSubscription(cmd.channel) != nullptr;
+  if (auto e = rules.check(auth::Action::Presence, cmd.channel, auth::Requester{user_, subscribed, false}))
+    return protocol::writeError(out, cmd.id, *e);
+  using Map = std::unordered_map<std::string, protocol::ClientInfo>;
+  brokerCall<Map>(
+      out, cmd.id, [&](auto cb) { node_.broker().presence(cmd.channel, std::move(cb)); },
+      [&](const Map& m) { protocol::writePresenceReply(out, cmd.id, m); });
+}
+
+void ClientSession::handlePresenceStats(const Command& cmd, std::string& out) {
+  if (cmd.channel.empty()) return disconnect(dis::kBadRequest);
+  const auto& rules = node_.rules();
+  if (auto e = rules.checkName(cmd.channel)) return protocol::writeError(out, cmd.id, *e);
+  bool subscribed = findSubscription(cmd.channel) != nullptr;
+  if (auto e = rules.check(auth::Action::Presence, cmd.channel, auth::Requester{user_, subscribed, false}))
+    return protocol::writeError(out, cmd.id, *e);
+  brokerCall<broker::PresenceStats>(
+      out, cmd.id, [&](auto cb) { node_.broker().presenceStats(cmd.channel, std::move(cb)); },
+      [&](const broker::PresenceStats& s) {
+        protocol::writePresenceStatsReply(out, cmd.id, s.numClients, s.numUsers);
+      });
+}
+
+void ClientSession::handleHistory(const Command& cmd, std::string& out) {
+  if (cmd.channel.empty()) return disconnect(dis::kBadRequest);
+  const auto& rules = node_.rules();
+  if (auto e = rules.checkName(cmd.channel)) return protocol::writeError(out, cmd.id, *e);
+  bool subscribed = findSubscription(cmd.channel) != nullptr;
+  if (auto e = rules.check(auth::Action::History, cmd.channel, auth::Requester{user_, subscribed, false}))
+    return protocol::writeError(out, cmd.id, *e);
+  const config::ChannelOptions* opts = rules.options(cmd.channel);
+  int maxLimit = node_.config().client.history_max_publications;
+  broker::HistoryRequest req;
+  req.since = cmd.since;
+  req.limit = (cmd.limit < 0 || cmd.limit > maxLimit) ? maxLimit : cmd.limit;
+  req.reverse = cmd.reverse;
+  req.historyTtl = opts->history_ttl;
+  req.metaTtl = node_.config().broker.history_meta_ttl;
+  brokerCall<broker::HistoryResult>(
+      out, cmd.id, [&](auto cb) { node_.broker().history(cmd.channel, req, std::move(cb)); },
+      [&](const broker::HistoryResult& h) {
+        if (cmd.since && (cmd.since->epoch != h.position.epoch || !h.sinceRetained)) {
+          protocol::writeError(out, cmd.id, err::kUnrecoverablePosition);
+          return;
+        }
+        protocol::HistoryResult r;
+        r.publications = h.publications;
+        r.epoch = h.position.epoch;
+        r.offset = h.position.offset;
+        protocol::writeHistoryReply(out, cmd.id, r);
+      });
+}
+
+void ClientSession::handleSubRefresh(const Command& cmd, std::string& out) {
+  if (cmd.channel.empty() || cmd.token.empty()) return disconnect(dis::kBadRequest);
+  Subscription* sub = findSubscription(cmd.channel);
+  if (!sub) return protocol::writeError(out, cmd.id, err::kPermissionDenied);
+  int64_t now = unixNow();
+  auto v = node_.tokens().verifySubscribe(cmd.token, now);
+  if (v.status == auth::TokenStatus::Expired) return protocol::writeError(out, cmd.id, err::kTokenExpired);
+  if (v.status != auth::TokenStatus::Ok || v.claims.channel != cmd.channel || v.claims.user != user_ ||
+      (!v.claims.client.empty() && v.claims.client != clientId())) {
+    spdlog::info("client {}: invalid subscription refresh token for '{}'", clientId(), cmd.channel);
+    return disconnect(dis::kInvalidToken);
+  }
+  sub->expiresAt = v.claims.exp;
+  bool expires = sub->expiresAt > 0;
+  protocol::writeSubRefreshReply(out, cmd.id, expires, expires ? uint32_t(std::max<int64_t>(sub->expiresAt - now, 0)) : 0);
+  scheduleTimer();
+}
+
+// ---- delivery ---------------------------------------------------------------
+
+void ClientSession::deliver(ChannelSubscribers&, const ChannelEvent& ev, const net::SharedBuffer::Ref& wsFrame) {
+  transport_.sendShared(wsFrame, ev.push);
+}
+
+void ClientSession::deliverPending(ChannelSubscribers& ch, const ChannelEventPtr& ev) {
+  Subscription* sub = findSubscription(ch.name());
+  if (!sub) return;
+  if (!sub->pending) sub->pending = std::make_unique<std::vector<ChannelEventPtr>>();
+  // Bounded: a position read that takes this long has failed anyway.
+  if (sub->pending->size() >= size_t(node_.config().client.recovery_max_publications) * 4) {
+    disconnect(dis::kInsufficientState);
+    return;
+  }
+  sub->pending->push_back(ev);
+}
+
+void ClientSession::entryMoved(ChannelSubscribers& ch, uint32_t slot) {
+  for (Subscription& s : subs_) {
+    if (s.channel == &ch) {
+      s.slot = slot;
+      return;
+    }
+  }
+}
+
+std::vector<protocol::PublicationPtr> mergeRecovery(const std::vector<protocol::PublicationPtr>& history,
+                                                    const std::vector<ChannelEventPtr>& buffered,
+                                                    uint64_t& lastOffset) {
+  std::vector<protocol::PublicationPtr> outPubs;
+  outPubs.reserve(history.size() + buffered.size());
+  for (const auto& p : history) {
+    if (p->offset > lastOffset) {
+      outPubs.push_back(p);
+      lastOffset = p->offset;
+    }
+  }
+  std::vector<const ChannelEvent*> live;
+  for (const auto& ev : buffered) {
+    if (ev->kind == ChannelEvent::Kind::Publication && ev->pub) live.push_back(ev.get());
+  }
+  std::stable_sort(live.begin(), live.end(), [](auto* a, auto* b) { return a->offset < b->offset; });
+  for (const ChannelEvent* ev : live) {
+    if (ev->offset > lastOffset) {
+      outPubs.push_back(ev->pub);
+      lastOffset = ev->offset;
+    }
+  }
+  return outPubs;
+}
+
+// ---- timers -----------------------------------------------------------------
+
+void ClientSession::scheduleTimer() {
+  if (state_ == State::Closed || !loop_) return;
+  uint64_t next = UINT64_MAX;
+  if (state_ == State::Connecting) next = connectDeadline_;
+  if (state_ == State::Connected) {
+    next = std::min(next, pingOutstanding_ ? pongDeadline_ : nextPingAt_);
+    uint64_t graceMs = uint64_t(node_.config().client.expired_close_delay.count());
+    int64_t nowUnix = unixNow();
+    uint64_t nowMs = net::monotonicMs();
+    auto at = [&](int64_t unixExp) {
+      int64_t secs = unixExp - nowUnix;
+      return nowMs + uint64_t(std::max<int64_t>(secs, 0)) * 1000;
+    };
+    if (expiresAt_ > 0) next = std::min(next, at(expiresAt_) + graceMs);
+    for (const Subscription& s : subs_) {
+      if (s.expiresAt > 0) next = std::min(next, at(s.expiresAt) + graceMs);
+    }
+  }
+  if (next == UINT64_MAX) return;
+  uint64_t now = net::monotonicMs();
+  loop_->timers().schedule(static_cast<TimerNode*>(this), next > now ? next - now : 0);
+}
+
+void ClientSession::onTimer(net::TimerNode* node) { static_cast<ClientSession*>(node)->timerFired(); }
+
+void ClientSession::timerFired() {
+  uint64_t now = net::monotonicMs();
+  if (state_ == State::Connecting) {
+    if (now >= connectDeadline_) {
+      spdlog::info("client {}: no connect command within {} ms", clientId(),
+                   node_.config().client.connect_timeout.count());
+      return disconnect(dis::kStale);
+    }
+  } else if (state_ == State::Connected) {
+    if (pingOutstanding_ && now >= pongDeadline_) {
+      spdlog::debug("client {}: no pong", clientId());
+      return disconnect(dis::kNoPong);
+    }
+    int64_t graceS = node_.config().client.expired_close_delay.count() / 1000;
+    int64_t nowUnix = unixNow();
+    if (expiresAt_ > 0 && nowUnix >= expiresAt_ + graceS) {
+      spdlog::info("client {} (user '{}'): connection token expired", clientId(), user_);
+      return disconnect(dis::kExpired);
+    }
+    for (size_t i = 0; i < subs_.size();) {
+      if (subs_[i].expiresAt > 0 && nowUnix >= subs_[i].expiresAt + graceS) {
+        std::string channel = subs_[i].channel->name();
+        unsubscribeAt(i, true);
+        std::string push;
+        protocol::writeUnsubscribePush(push, channel, protocol::unsubscribe::kExpired);
+        transport_.sendText(push);
+        continue;
+      }
+      ++i;
+    }
+    if (!pingOutstanding_ && now >= nextPingAt_) sendPing();
+  }
+  scheduleTimer();
+}
+
+void ClientSession::sendPing() {
+  const auto& cfg = node_.config().client;
+  uint64_t now = net::monotonicMs();
+  std::string ping;
+  protocol::writePing(ping);
+  transport_.sendText(ping);
+  pingOutstanding_ = true;
+  pongDeadline_ = now + uint64_t(cfg.pong_timeout.count());
+  nextPingAt_ = now + uint64_t(cfg.ping_interval.count());
+  // Presence entries expire unless refreshed; the ping cadence keeps them.
+  for (const Subscription& s : subs_) {
+    if (s.flags & Subscription::kPresence)
+      node_.broker().addPresence(s.channel->name(), clientInfo(&s), cfg.presence_ttl,
+                                 [](bool, const broker::BrokerError*) {});
+  }
+}
+
+// ---- closing ----------------------------------------------------------------
+
+void ClientSession::disconnect(uint16_t code, std::string_view reason) {
+  if (state_ == State::Closed) return;
+  node_.stats().disconnects.fetch_add(1, std::memory_order_relaxed);
+  transport_.close(code, reason);
+  transportClosed();
+}
+
+void ClientSession::transportClosed() {
+  if (state_ == State::Closed) return;
+  bool wasConnected = state_ == State::Connected;
+  state_ = State::Closed;
+  if (loop_) loop_->timers().cancel(static_cast<TimerNode*>(this));
+  while (!subs_.empty()) unsubscribeAt(subs_.size() - 1, true);
+  if (attached_) {
+    node_.detachSession(worker_, this);
+    attached_ = false;
+  }
+  if (wasConnected) node_.stats().clients.fetch_sub(1, std::memory_order_relaxed);
+}
+
+}  // namespace sb::core

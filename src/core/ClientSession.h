@@ -1,0 +1,148 @@
+#pragma once
+// One client connection speaking the Centrifugo protocol v2: the whole state
+// machine (connect → subscribe/publish/presence/history/refresh → closed) in
+// one place, independent of the transport that carries its bytes.
+//
+// Life: created when the transport opens; `connect` must come first (else
+// 3501) and within client.connect_timeout (else 3502). Then the server pings
+// ("{}") every client.ping_interval and expects the client's "{}" within
+// client.pong_timeout (else 3012). An expired connection token closes with
+// 3005 after client.expired_close_delay unless refreshed. Commands are
+// rate-limited per connection (111, then 3013).
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/Hub.h"
+#include "core/Node.h"
+#include "net/SharedBuffer.h"
+#include "net/TimerWheel.h"
+#include "protocol/Codec.h"
+
+namespace sb::net {
+class EventLoop;
+}
+
+namespace sb::core {
+
+// What a session needs from the transport carrying it.
+class SessionTransport {
+ public:
+  virtual ~SessionTransport() = default;
+  // One message of newline-separated JSON replies/pushes.
+  virtual void sendText(std::string_view text) = 0;
+  // A fan-out push: `wsFrame` is `json` already framed as a WebSocket text
+  // message and shared by every receiver.
+  virtual void sendShared(const net::SharedBuffer::Ref& wsFrame, std::string_view json) = 0;
+  // Closes with a protocol disconnect code (WebSocket close code + reason).
+  virtual void close(uint16_t code, std::string_view reason) = 0;
+  virtual net::EventLoop& loop() = 0;
+  virtual size_t workerIndex() const = 0;
+  virtual const char* name() const = 0;
+};
+
+class ClientSession final : public Subscriber, public SessionLink, private net::TimerNode {
+ public:
+  ClientSession(Node& node, SessionTransport& transport);
+  ~ClientSession() override;
+  ClientSession(const ClientSession&) = delete;
+  ClientSession& operator=(const ClientSession&) = delete;
+
+  // The transport is open: start the connect timeout.
+  void start();
+  // One message from the client (one or more commands).
+  void handleMessage(std::string_view text);
+  // The transport is gone: leave every channel, drop presence.
+  void transportClosed();
+  // Server-initiated disconnect (API, shutdown, errors).
+  void disconnect(uint16_t code, std::string_view reason);
+  void disconnect(const protocol::DisconnectCode& d) { disconnect(d.code, d.reason); }
+
+  bool connected() const { return state_ == State::Connected; }
+  const std::string& user() const { return user_; }
+  std::string_view clientId() const { return {clientId_.data(), clientId_.size()}; }
+  size_t subscriptionCount() const { return subs_.size(); }
+
+  // Subscriber
+  void deliver(ChannelSubscribers& ch, const ChannelEvent& ev, const net::SharedBuffer::Ref& wsFrame) override;
+  void deliverPending(ChannelSubscribers& ch, const ChannelEventPtr& ev) override;
+  void entryMoved(ChannelSubscribers& ch, uint32_t slot) override;
+
+ private:
+  enum class State : uint8_t { Connecting, Connected, Closed };
+
+  struct Subscription {
+    ChannelSubscribers* channel = nullptr;
+    uint32_t slot = 0;
+    uint8_t flags = 0;
+    int64_t expiresAt = 0;  // subscription token exp (unix s), 0 = never
+    std::string chanInfo;   // from the subscription token, raw JSON
+    // Events that arrived before the subscribe reply was written.
+    std::unique_ptr<std::vector<ChannelEventPtr>> pending;
+    static constexpr uint8_t kPresence = 1;
+    static constexpr uint8_t kJoinLeave = 2;  // publishes join/leave
+  };
+
+  // Command handlers append their reply (or error) to `out`.
+  void dispatch(const protocol::Command& cmd, std::string& out);
+  void handleConnect(const protocol::Command& cmd, std::string& out);
+  void handleSubscribe(const protocol::Command& cmd, std::string& out);
+  void handleUnsubscribe(const protocol::Command& cmd, std::string& out);
+  void handlePublish(const protocol::Command& cmd, std::string& out);
+  void handlePresence(const protocol::Command& cmd, std::string& out);
+  void handlePresenceStats(const protocol::Command& cmd, std::string& out);
+  void handleHistory(const protocol::Command& cmd, std::string& out);
+  void handleRefresh(const protocol::Command& cmd, std::string& out);
+  void handleSubRefresh(const protocol::Command& cmd, std::string& out);
+
+  // Subscribes (after permission checks) and fills `result`; false with
+  // `err` set when the subscription could not be made. `serverSide` skips
+  // permission checks (token "channels" claim).
+  bool subscribe(const protocol::SubscribeRequest& req, bool serverSide, int64_t tokenExp, std::string chanInfo,
+                 protocol::SubscribeResult& result, std::optional<protocol::ErrorCode>& err);
+  void unsubscribeAt(size_t index, bool sendLeave);
+  Subscription* findSubscription(std::string_view channel, size_t* index = nullptr);
+  protocol::ClientInfo clientInfo(const Subscription* sub) const;
+  bool allowCommand();
+  void flushPending(Subscription& sub);
+
+  void scheduleTimer();
+  static void onTimer(net::TimerNode* node);
+  void timerFired();
+  void sendPing();
+  int64_t unixNow() const;
+
+  Node& node_;
+  SessionTransport& transport_;
+  net::EventLoop* loop_ = nullptr;  // set by start()
+  uint32_t worker_ = 0;
+  State state_ = State::Connecting;
+  bool pingOutstanding_ = false;
+  bool attached_ = false;
+  std::array<char, 36> clientId_;
+  std::string user_;
+  std::string connInfo_;
+  int64_t expiresAt_ = 0;          // connection token exp (unix s), 0 = never
+  uint64_t connectDeadline_ = 0;   // monotonic ms
+  uint64_t nextPingAt_ = 0;
+  uint64_t pongDeadline_ = 0;
+  double tokens_;                  // rate limiter bucket
+  uint64_t tokensAt_ = 0;
+  uint32_t rejectedInRow_ = 0;
+  std::vector<Subscription> subs_;
+};
+
+// Merges a recovery read from history with events buffered while it was
+// read: `history` are the publications after the client's position, in
+// offset order; `buffered` arrived live meanwhile (any order, may overlap
+// history). Returns every publication once, in offset order, without gaps
+// when the inputs have none; `lastOffset` becomes the newest offset.
+std::vector<protocol::PublicationPtr> mergeRecovery(const std::vector<protocol::PublicationPtr>& history,
+                                                    const std::vector<ChannelEventPtr>& buffered,
+                                                    uint64_t& lastOffset);
+
+}  // namespace sb::core

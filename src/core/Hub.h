@@ -1,0 +1,151 @@
+#pragma once
+// The hub routes what the broker delivers to the local subscribers of each
+// channel (DESIGN.md, "the flow of one publication").
+//
+// Two levels:
+//  - global: channel → bit mask of the workers that have local subscribers,
+//    sharded under small mutexes; the broker is subscribed to a channel while
+//    any worker has a subscriber;
+//  - per worker (loop thread only, no locks): a SubscriberIndex from channel
+//    to a contiguous array of subscriber entries.
+//
+// A publication is encoded once (the JSON push) when it leaves the broker and
+// queued to the inbox of every interested worker. The worker frames it once
+// into its own SharedBuffer (one per worker, so reference counting never
+// bounces a cache line between cores) and appends a reference to that buffer
+// to each subscriber's write queue: nothing is allocated per delivery.
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/Broker.h"
+#include "net/SharedBuffer.h"
+
+namespace sb::net {
+class EventLoop;
+}
+
+namespace sb::core {
+
+// One broker event on its way to the workers: immutable, shared by all.
+struct ChannelEvent {
+  enum class Kind : uint8_t { Publication, Join, Leave };
+  Kind kind = Kind::Publication;
+  std::string channel;
+  protocol::PublicationPtr pub;  // Publication only
+  uint64_t offset = 0;           // Publication only; 0 = the channel keeps no history
+  std::string push;              // the protocol's JSON push, encoded once
+};
+using ChannelEventPtr = std::shared_ptr<const ChannelEvent>;
+
+class ChannelSubscribers;
+
+// Something subscribed to channels on a worker: a client session, later the
+// plain SSE/WebSocket/long-poll endpoints.
+class Subscriber {
+ public:
+  virtual ~Subscriber() = default;
+  // A live event for `ch`. `wsFrame` is the push already framed as an
+  // unmasked WebSocket text message (shared by every receiver on the worker).
+  virtual void deliver(ChannelSubscribers& ch, const ChannelEvent& ev, const net::SharedBuffer::Ref& wsFrame) = 0;
+  // An event that arrived while the subscription was still pending (its
+  // subscribe reply not sent yet): the subscriber buffers it for the merge.
+  virtual void deliverPending(ChannelSubscribers& ch, const ChannelEventPtr& ev) = 0;
+  // The entry moved to `slot` in ch's array (after another was removed).
+  virtual void entryMoved(ChannelSubscribers& ch, uint32_t slot) = 0;
+};
+
+struct SubscriberEntry {
+  Subscriber* subscriber;
+  uint64_t lastOffset;  // newest offset delivered; older ones are duplicates
+  uint8_t flags;
+  static constexpr uint8_t kJoinLeave = 1;  // wants join/leave pushes
+  static constexpr uint8_t kPending = 2;    // subscribe reply not sent yet
+};
+
+// The local subscribers of one channel on one worker.
+class ChannelSubscribers {
+ public:
+  explicit ChannelSubscribers(std::string_view name) : name_(name) {}
+  const std::string& name() const { return name_; }
+  std::vector<SubscriberEntry>& entries() { return entries_; }
+  SubscriberEntry& at(uint32_t slot) { return entries_[slot]; }
+
+ private:
+  std::string name_;
+  std::vector<SubscriberEntry> entries_;
+};
+
+struct HubStats {
+  std::atomic<int64_t> subscriptions{0};  // entries across all workers
+  std::atomic<int64_t> channels{0};       // channels with a local subscriber
+  std::atomic<uint64_t> publications{0};  // broker events received
+  std::atomic<uint64_t> deliveries{0};    // events queued to subscribers
+  std::atomic<uint64_t> framesEncoded{0}; // frames built (one per event per worker)
+};
+
+class Hub final : public broker::BrokerEventHandler {
+ public:
+  Hub(broker::Broker& broker, size_t workers);
+  ~Hub() override;
+  Hub(const Hub&) = delete;
+  Hub& operator=(const Hub&) = delete;
+
+  // Before the workers start: the loop that runs worker `w`'s inbox.
+  void attachLoop(size_t w, net::EventLoop* loop);
+  size_t workerCount() const { return workers_.size(); }
+
+  // Worker `w`'s thread only. Adds `s` to the channel's local array and
+  // returns the channel with the new entry's slot; the first local subscriber
+  // marks the worker in the global map (and the first in the node subscribes
+  // the broker), so every publication after this call reaches the entry.
+  ChannelSubscribers* add(size_t w, std::string_view channel, Subscriber* s, uint8_t flags, uint64_t lastOffset,
+                          uint32_t& slot);
+  // Removes the entry at `slot` (the last entry moves into it and its
+  // subscriber is told). The last local subscriber unmarks the worker.
+  void remove(size_t w, ChannelSubscribers* ch, uint32_t slot);
+
+  // Runs `fn(worker index)` on every worker's loop thread (API actions that
+  // look for connections, e.g. disconnect by user).
+  void forEachWorker(const std::function<void(size_t w)>& fn);
+
+  // BrokerEventHandler: any thread, in offset order per channel.
+  void onPublication(std::string_view channel, const protocol::PublicationPtr& pub,
+                     const protocol::StreamPosition& pos) override;
+  void onJoin(std::string_view channel, const protocol::ClientInfo& info) override;
+  void onLeave(std::string_view channel, const protocol::ClientInfo& info) override;
+
+  HubStats& stats() { return stats_; }
+  // Local subscribers of `channel` on worker `w` (tests, counters).
+  size_t localSubscribers(size_t w, std::string_view channel) const;
+
+  // Frames `payload` as one unmasked WebSocket text message.
+  static net::SharedBuffer::Ref frameText(std::string_view payload);
+
+ private:
+  struct Worker;
+  struct Shard {
+    std::mutex mu;
+    std::unordered_map<std::string, uint64_t> workerMask;  // channel → workers with subscribers
+  };
+  static constexpr size_t kShards = 64;
+  Shard& shardFor(std::string_view channel);
+  void dispatch(ChannelEventPtr ev);
+  void drainInbox(size_t w);
+  void deliverLocal(size_t w, const ChannelEventPtr& ev);
+  void eraseChannel(size_t w, ChannelSubscribers* ch);
+
+  broker::Broker& broker_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::array<Shard, kShards> shards_;
+  HubStats stats_;
+};
+
+}  // namespace sb::core

@@ -1,0 +1,90 @@
+#pragma once
+// One Switchboard node: everything the client sessions and the server API
+// share — configuration, channel rules, token verification, the broker and
+// the hub — plus the node's identity and counters.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "auth/ChannelRules.h"
+#include "auth/TokenVerifier.h"
+#include "broker/Broker.h"
+#include "config/Config.h"
+#include "core/Hub.h"
+
+namespace sb::core {
+
+class ClientSession;
+
+// Intrusive links of a worker's session list (no allocation per session).
+struct SessionLink {
+  SessionLink* prevSession = nullptr;
+  SessionLink* nextSession = nullptr;
+};
+
+// Counters of client sessions (relaxed atomics: statistics).
+struct SessionStats {
+  std::atomic<int64_t> clients{0};           // connected (after the connect command)
+  std::atomic<uint64_t> commands{0};
+  std::atomic<uint64_t> disconnects{0};
+  std::atomic<uint64_t> messagesIn{0};
+  std::atomic<uint64_t> messagesOut{0};
+};
+
+class Node {
+ public:
+  // Throws config::ConfigError (bad keys, namespaces) before anything runs.
+  Node(const config::Config& cfg, std::unique_ptr<broker::Broker> broker, size_t workers);
+  ~Node();
+
+  const config::Config& config() const { return cfg_; }
+  const auth::ChannelRules& rules() const { return rules_; }
+  const auth::TokenVerifier& tokens() const { return tokens_; }
+  broker::Broker& broker() { return *broker_; }
+  Hub& hub() { return hub_; }
+  SessionStats& stats() { return stats_; }
+  const std::string& id() const { return id_; }
+  std::chrono::steady_clock::time_point started() const { return started_; }
+
+  // Publishes with the history options of the channel's namespace.
+  // `data` must be valid, compact JSON. The callback runs on the caller's
+  // thread (maybe later, for remote brokers).
+  void publish(std::string_view channel, std::string data, std::optional<protocol::ClientInfo> info,
+               std::vector<std::pair<std::string, std::string>> tags, std::string idempotencyKey,
+               broker::Callback<broker::PublishResult> done);
+
+  // Each worker keeps its sessions in a list so API actions (disconnect by
+  // user, counts) can find them; loop thread of worker `w` only.
+  void attachSession(size_t w, ClientSession* s);
+  void detachSession(size_t w, ClientSession* s);
+  // `fn(ClientSession&)` for every session on worker `w`; fn may close it.
+  template <class Fn>
+  void forEachSession(size_t w, Fn&& fn) {
+    SessionLink* head = &heads_[w];
+    for (SessionLink* l = head->nextSession; l != head;) {
+      SessionLink* next = l->nextSession;
+      fn(asSession(l));
+      l = next;
+    }
+  }
+
+  // A fresh client id (UUID v4 text, 36 chars).
+  static void newClientId(char out[36]);
+
+ private:
+  config::Config cfg_;
+  auth::ChannelRules rules_;
+  auth::TokenVerifier tokens_;
+  std::unique_ptr<broker::Broker> broker_;
+  Hub hub_;
+  SessionStats stats_;
+  std::string id_;
+  std::chrono::steady_clock::time_point started_;
+  std::unique_ptr<SessionLink[]> heads_;  // one circular list per worker
+  static ClientSession& asSession(SessionLink* l);
+};
+
+}  // namespace sb::core

@@ -1,0 +1,46 @@
+#include "transport/WebSocketTransport.h"
+
+#include "net/Connection.h"
+#include "net/Worker.h"
+#include "protocol/Codes.h"
+
+namespace sb::transport {
+
+void WebSocketTransport::onOpen(ws::WebSocketConnection& ws) {
+  ws_ = &ws;
+  session_.start();
+}
+
+void WebSocketTransport::onMessage(ws::WebSocketConnection&, ws::Opcode op, std::string_view payload) {
+  if (op != ws::Opcode::Text) {
+    // The JSON protocol is text only (Protobuf would be negotiated as a
+    // subprotocol, which we do not offer).
+    session_.disconnect(protocol::disconnect::kBadRequest);
+    return;
+  }
+  session_.handleMessage(payload);
+}
+
+void WebSocketTransport::onClose(ws::WebSocketConnection&, uint16_t) { session_.transportClosed(); }
+
+void WebSocketTransport::onShutdown(ws::WebSocketConnection&) {
+  session_.disconnect(protocol::disconnect::kShutdown);
+}
+
+void WebSocketTransport::sendText(std::string_view text) { ws_->sendMessage(ws::Opcode::Text, text); }
+
+void WebSocketTransport::sendShared(const net::SharedBuffer::Ref& wsFrame, std::string_view) {
+  ws_->sendFramed(wsFrame);
+}
+
+void WebSocketTransport::close(uint16_t code, std::string_view reason) { ws_->close(code, reason); }
+
+net::EventLoop& WebSocketTransport::loop() { return ws_->connection().loop(); }
+
+size_t WebSocketTransport::workerIndex() const { return size_t(ws_->connection().worker().index()); }
+
+void acceptClientWebSocket(http::HttpContext& ctx, const ws::WebSocketOptions& opts, core::Node& node) {
+  ws::acceptWebSocket(ctx, opts, std::make_unique<WebSocketTransport>(node));
+}
+
+}  // namespace sb::transport
