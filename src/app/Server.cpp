@@ -62,6 +62,12 @@ void Server::buildRoutes() {
     });
   }
   http_.router.setFallback([this](http::HttpContext& ctx) {
+    if (ctx.req.path.starts_with("/api/")) {
+      ctx.session.respond(ctx.conn, ctx.req,
+                          http::Response::json(404, "{\"error\":{\"code\":104,\"message\":\"unknown API method '" +
+                                                        http::jsonEscape(ctx.req.path.substr(5)) + "'\"}}"));
+      return;
+    }
     ctx.session.respond(ctx.conn, ctx.req, staticFiles_->serve(ctx.req));
   });
 }

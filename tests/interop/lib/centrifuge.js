@@ -152,14 +152,21 @@ async function startCentrifugo({ env = {}, namespaces = null, port = 0 } = {}) {
   srv.endpoint = `${srv.wsUrl}${WS_PATH}`;
   srv.configFile = configFile;
   srv.api = (method, body, opts) => apiCall(srv, method, body, opts);
-  srv.restart = async () => {
-    await srv.stop();
-    const next = await startServer({ env: fullEnv, args, port: srv.port });
-    return Object.assign(next, {
-      endpoint: srv.endpoint, configFile, api: (m, b, o) => apiCall(next, m, b, o),
-    });
+  // stop() also removes the config file; restart() keeps it for the next run.
+  const removeConfig = () => { if (configFile) fs.rmSync(path.dirname(configFile), { recursive: true, force: true }); };
+  const withCleanup = (s) => {
+    const stopServer = s.stop.bind(s);
+    s.stop = async (...a) => { try { return await stopServer(...a); } finally { removeConfig(); } };
+    s.restart = async () => {
+      await stopServer();
+      const next = await startServer({ env: fullEnv, args, port: s.port });
+      return withCleanup(Object.assign(next, {
+        endpoint: s.endpoint, configFile, api: (m, b, o) => apiCall(next, m, b, o),
+      }));
+    };
+    return s;
   };
-  return srv;
+  return withCleanup(srv);
 }
 
 // POST /api/<method> with a JSON body. Returns {status, body (text), json
