@@ -116,6 +116,13 @@ void ClientSession::dispatch(const Command& cmd, std::string& out) {
     scheduleTimer();
     return;
   }
+  if (unusable_) {
+    // A connect that failed (e.g. 109) leaves the connection unusable, as in
+    // Centrifugo: the client must reconnect.
+    spdlog::info("client {}: command after a failed connect", clientId());
+    disconnect(dis::kBadRequest);
+    return;
+  }
   if (state_ == State::Connecting && cmd.method != Method::Connect) {
     spdlog::info("client {}: {} before connect", clientId(), protocol::methodName(cmd.method));
     disconnect(dis::kBadRequest);
@@ -163,6 +170,7 @@ void ClientSession::handleConnect(const Command& cmd, std::string& out) {
     auto v = node_.tokens().verifyConnect(req.token, now);
     if (v.status == auth::TokenStatus::Expired) {
       protocol::writeError(out, cmd.id, err::kTokenExpired);
+      unusable_ = true;
       return;
     }
     if (v.status != auth::TokenStatus::Ok) {

@@ -123,6 +123,7 @@ class ClientSession final : public Subscriber, public SessionLink, private net::
   State state_ = State::Connecting;
   bool pingOutstanding_ = false;
   bool attached_ = false;
+  bool unusable_ = false;  // connect failed: the next command closes with 3501
   std::array<char, 36> clientId_;
   std::string user_;
   std::string connInfo_;
