@@ -1,5 +1,6 @@
 #include "common.h"
 
+#include <dirent.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 
@@ -66,6 +67,26 @@ double self_cpu_s() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   return double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+std::optional<double> read_runqueue_wait_s(int pid) {
+  std::string dir = pid == 0 ? "/proc/self/task" : "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = opendir(dir.c_str());
+  if (!d) return std::nullopt;
+  double total = 0;
+  bool any = false;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::ifstream in(dir + "/" + e->d_name + "/schedstat");
+    unsigned long long run_ns = 0, wait_ns = 0;
+    if (in >> run_ns >> wait_ns) {
+      total += double(wait_ns) / 1e9;
+      any = true;
+    }
+  }
+  closedir(d);
+  if (!any) return std::nullopt;
+  return total;
 }
 
 std::optional<SockStat> read_sockstat() {

@@ -101,6 +101,10 @@ std::optional<uint64_t> read_vmrss_kb(int pid);
 std::optional<double> read_process_cpu_s(int pid);
 // CPU time (user + system) of the calling process, from getrusage.
 double self_cpu_s();
+// Time all threads of a process have spent runnable but waiting for a CPU,
+// in seconds (sum of /proc/PID/task/*/schedstat field 2); pid 0 = this
+// process. nullopt when unreadable (no schedstats in this kernel).
+std::optional<double> read_runqueue_wait_s(int pid);
 
 struct SockStat {
   uint64_t tcp_inuse = 0;

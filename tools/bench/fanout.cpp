@@ -66,7 +66,7 @@ constexpr const char* kFanoutHelp =
     "                                 open-file cap is per process)\n"
     "  --processes P                  at least P subscriber processes (default: as few as fit)\n"
     "  --api-connections N            keep-alive connections for publishing (default 1)\n"
-    "  --pipeline K                   publish requests in flight per API connection (default 32)\n"
+    "  --pipeline K                   publish requests in flight per API connection (default 128)\n"
     "  --server-pid PID               also report the server's CPU use and RSS\n"
     "  --connect-rate N               new subscriber connections per second (default 3000)\n"
     "  --max-inflight N               simultaneous connects+handshakes per process (default 256)\n"
@@ -119,6 +119,7 @@ struct StepReport {
   uint64_t dropped = 0;            // connections lost during the step
   double cpu_s = 0;                // this process, over the window
   double cpu_wall_s = 0;
+  double runq_wait_s = -1;         // runnable but waiting for a CPU, over the window (-1 = unknown)
   LatencyHistogram hist;
 };
 
@@ -218,6 +219,7 @@ class FanoutWorker final : public CentrifugoWorker {
     r.dropped = stats().failures[size_t(FailKind::kDropped)].get() - dropped_at_step_start_;
     r.cpu_s = cpu_end_ - cpu_start_;
     r.cpu_wall_s = double(t_end_ - t_start_) / 1e9;
+    r.runq_wait_s = wait_start_ && wait_end_ ? *wait_end_ - *wait_start_ : -1;
     r.hist = *hist_;
     *hist_ = LatencyHistogram{};
     window_deliveries_ = recv_in_window_ = seq_gaps_ = seq_repeats_ = 0;
@@ -314,12 +316,14 @@ class FanoutWorker final : public CentrifugoWorker {
     if (!cpu_started_ && (t >= win_start_ || (force && win_start_ != INT64_MAX))) {
       cpu_started_ = true;
       cpu_start_ = self_cpu_s();
+      wait_start_ = read_runqueue_wait_s(0);
       t_start_ = t;
       live_at_start_ = proto_stats().live.get();
     }
     if (cpu_started_ && !cpu_ended_ && (t >= win_end_ || force)) {
       cpu_ended_ = true;
       cpu_end_ = self_cpu_s();
+      wait_end_ = read_runqueue_wait_s(0);
       t_end_ = t;
       live_at_end_ = proto_stats().live.get();
     }
@@ -344,6 +348,7 @@ class FanoutWorker final : public CentrifugoWorker {
   bool cpu_started_ = false;
   bool cpu_ended_ = false;
   double cpu_start_ = 0, cpu_end_ = 0;
+  std::optional<double> wait_start_, wait_end_;
   int64_t t_start_ = 0, t_end_ = 0;
   uint64_t live_at_start_ = 0, live_at_end_ = 0;
 };
@@ -497,8 +502,10 @@ struct StepResult {
   uint64_t published_ok = 0, published_sent = 0, api_failed = 0, api_lost = 0, max_backlog = 0;
   uint64_t expected = 0, received = 0, recv_in_window = 0, gaps = 0, repeats = 0, dropped = 0;
   std::vector<double> client_cpu_pct;
+  double client_wait_pct = -1;  // worst subscriber process: % of the window spent waiting for a CPU
   double publisher_cpu_pct = 0;
   std::optional<double> server_cpu_pct;
+  std::optional<double> server_wait_pct;  // summed over the server's threads
   LatencyHistogram hist;
   LatencyHistogram api;
   bool complete = true;  // every child reported
@@ -541,7 +548,7 @@ int run_fanout(std::span<char* const> argv) {
   pub_opts.channel = proto.channel;
   pub_opts.size = a.size("size", 100, kMinPublicationSize, 512 * 1024);
   pub_opts.connections = uint32_t(a.u64("api-connections", 1, 1, 64));
-  pub_opts.pipeline = uint32_t(a.u64("pipeline", 32, 1, 4096));
+  pub_opts.pipeline = uint32_t(a.u64("pipeline", 128, 1, 4096));
 
   std::vector<double> rates = parse_rates(a.str("rate").value_or("100"));
   int64_t duration = a.duration_ns("duration", 10 * kNsPerSec, 100 * kNsPerMs, 3600 * kNsPerSec);
@@ -708,7 +715,7 @@ int run_fanout(std::span<char* const> argv) {
 
     StepResult r;
     r.rate = rate;
-    std::optional<double> server_cpu0, server_cpu1;
+    std::optional<double> server_cpu0, server_cpu1, server_wait0, server_wait1;
     double self_cpu0 = 0, self_cpu1 = 0;
     int64_t self_t0 = 0, self_t1 = 0;
     bool started = false;
@@ -725,12 +732,18 @@ int run_fanout(std::span<char* const> argv) {
         started = true;
         self_cpu0 = self_cpu_s();
         self_t0 = now;
-        if (server_pid) server_cpu0 = read_process_cpu_s(*server_pid);
+        if (server_pid) {
+          server_cpu0 = read_process_cpu_s(*server_pid);
+          server_wait0 = read_runqueue_wait_s(*server_pid);
+        }
       }
       if (now >= win_end) {
         self_cpu1 = self_cpu_s();
         self_t1 = now;
-        if (server_pid) server_cpu1 = read_process_cpu_s(*server_pid);
+        if (server_pid) {
+          server_cpu1 = read_process_cpu_s(*server_pid);
+          server_wait1 = read_runqueue_wait_s(*server_pid);
+        }
         break;
       }
       if (any_died()) {
@@ -823,11 +836,15 @@ int run_fanout(std::span<char* const> argv) {
       r.dropped += sr.dropped;
       r.hist.merge(sr.hist);
       r.client_cpu_pct.push_back(sr.cpu_wall_s > 0 ? 100.0 * sr.cpu_s / sr.cpu_wall_s : 0);
+      if (sr.runq_wait_s >= 0 && sr.cpu_wall_s > 0) {
+        r.client_wait_pct = std::max(r.client_wait_pct, 100.0 * sr.runq_wait_s / sr.cpu_wall_s);
+      }
     }
     r.expected = r.published_ok * r.live_at_start;
     double wall = double(self_t1 - self_t0) / 1e9;
     r.publisher_cpu_pct = wall > 0 ? 100.0 * (self_cpu1 - self_cpu0) / wall : 0;
     if (server_cpu0 && server_cpu1 && wall > 0) r.server_cpu_pct = 100.0 * (*server_cpu1 - *server_cpu0) / wall;
+    if (server_wait0 && server_wait1 && wall > 0) r.server_wait_pct = 100.0 * (*server_wait1 - *server_wait0) / wall;
 
     // ---- this step's report ----
     const double secs = double(duration) / 1e9;
@@ -857,6 +874,14 @@ int run_fanout(std::span<char* const> argv) {
                 r.publisher_cpu_pct);
     if (r.server_cpu_pct) std::printf(", server %.0f%% (pid %d)", *r.server_cpu_pct, *server_pid);
     std::printf("\n");
+    if (r.client_wait_pct >= 0 || r.server_wait_pct) {
+      // Runnable but not running: time lost to other processes (or to each
+      // other) on a machine with too few free cores.
+      std::printf("cpu wait:     subscriber process %s of the window waiting for a CPU",
+                  r.client_wait_pct >= 0 ? (std::to_string(int(r.client_wait_pct)) + "%").c_str() : "n/a");
+      if (r.server_wait_pct) std::printf(", server threads %.0f%% (summed)", *r.server_wait_pct);
+      std::printf("\n");
+    }
     if (r.gaps || r.repeats || r.dropped || r.live_at_end != r.live_at_start) {
       std::printf("subscribers:  %" PRIu64 " live at the start, %" PRIu64 " at the end, %" PRIu64
                   " connections dropped; sequence gaps %" PRIu64 ", repeats %" PRIu64 "\n",
@@ -873,16 +898,24 @@ int run_fanout(std::span<char* const> argv) {
                   r.max_backlog);
     }
     if (!r.complete) std::printf("warning: not every subscriber process reported; figures are partial\n");
+    if (r.client_wait_pct >= 25 || (r.server_wait_pct && *r.server_wait_pct >= 25)) {
+      std::printf("warning: the MACHINE IS OVERSUBSCRIBED: the server and/or the load generator spent a large part of "
+                  "the window runnable but waiting for a CPU; the latencies include that scheduling delay\n");
+    }
     std::printf("RESULT fanout subscribers=%" PRIu64 " live=%" PRIu64 " processes=%u rate=%s size=%zu duration_s=%.2f "
                 "published=%" PRIu64 " expected=%" PRIu64 " received=%" PRIu64 " delivery_ratio=%.5f "
                 "deliveries_per_sec=%.0f p50_us=%.1f p90_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f "
                 "client_cpu_max_pct=%.0f publisher_cpu_pct=%.0f server_cpu_pct=%s client_saturated=%d "
+                "client_cpu_wait_pct=%s server_cpu_wait_pct=%s "
                 "api_errors=%" PRIu64 " dropped=%" PRIu64 " gaps=%" PRIu64 " server_rss_kb=%s\n",
                 total, r.live_at_start, nproc, fmt_rate(rate).c_str(), pub_opts.size, secs, r.published_ok, r.expected,
                 r.received, ratio, double(r.recv_in_window) / secs, us(r.hist.quantile(0.5)), us(r.hist.quantile(0.9)),
                 us(r.hist.quantile(0.99)), us(r.hist.quantile(0.999)), us(r.hist.max()), client_max,
                 r.publisher_cpu_pct, r.server_cpu_pct ? std::to_string(int64_t(*r.server_cpu_pct)).c_str() : "na",
-                saturated ? 1 : 0, r.api_failed + r.api_lost, r.dropped, r.gaps, server_rss_text.c_str());
+                saturated ? 1 : 0,
+                r.client_wait_pct >= 0 ? std::to_string(int64_t(r.client_wait_pct)).c_str() : "na",
+                r.server_wait_pct ? std::to_string(int64_t(*r.server_wait_pct)).c_str() : "na", r.api_failed + r.api_lost,
+                r.dropped, r.gaps, server_rss_text.c_str());
     std::fflush(stdout);
     if (r.api_failed + r.api_lost > 0) {
       std::fprintf(stderr, "first API error: %s\n", pub.stats().first_error.c_str());

@@ -28,7 +28,7 @@ struct PublisherOptions {
   std::string channel;
   size_t size = 100;        // bytes of the published JSON data
   uint32_t connections = 1;
-  uint32_t pipeline = 32;   // requests in flight per connection
+  uint32_t pipeline = 128;  // requests in flight per connection
 };
 
 // Smallest --size that still holds the stamp with room for any ts/seq.
