@@ -22,6 +22,8 @@ constexpr const char* kUsage =
     "         with --subscribe CHANNEL each connection also connects and subscribes (Centrifugo v2 JSON)\n"
     "  fanout N subscribers on one channel, publications at R/s through the HTTP API; reports\n"
     "         deliveries/s, expected vs received, publish->deliver latency p50/p99/p99.9, client CPU\n"
+    "  sendfloor  no server: writes to N loopback sockets in turn and times it, the kernel's floor\n"
+    "         under one publication's fan-out to N subscribers on this machine\n"
     "\n"
     "Only loopback targets (127.0.0.0/8, ::1, localhost) are accepted. Every run ends by a deadline.\n"
     "The last line of output is machine-readable: RESULT MODE key=value ...\n";
@@ -44,10 +46,11 @@ int main(int argc, char** argv) {
     if (mode == "echo") return sbbench::run_echo(rest);
     if (mode == "idle") return sbbench::run_idle(rest);
     if (mode == "fanout") return sbbench::run_fanout(rest);
-    throw sbbench::UsageError("unknown mode '" + std::string(mode) + "' (expected echo, idle or fanout)");
+    if (mode == "sendfloor") return sbbench::run_sendfloor(rest);
+    throw sbbench::UsageError("unknown mode '" + std::string(mode) + "' (expected echo, idle, fanout or sendfloor)");
   } catch (const sbbench::UsageError& e) {
     std::fprintf(stderr, "switchboard-bench: %s\n(see switchboard-bench %s --help)\n", e.what(),
-                 (mode == "echo" || mode == "idle" || mode == "fanout") ? std::string(mode).c_str() : "");
+                 (mode == "echo" || mode == "idle" || mode == "fanout" || mode == "sendfloor") ? std::string(mode).c_str() : "");
     return sbbench::kExitUsage;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "switchboard-bench: error: %s\n", e.what());

@@ -8,6 +8,7 @@ namespace sbbench {
 int run_echo(std::span<char* const> args);
 int run_idle(std::span<char* const> args);
 int run_fanout(std::span<char* const> args);
+int run_sendfloor(std::span<char* const> args);
 
 // Exit codes shared by all modes.
 constexpr int kExitOk = 0;
