@@ -322,9 +322,10 @@ void ClientSession::handleSubscribe(const Command& cmd, std::string& out) {
     return;
   }
   protocol::writeSubscribeReply(out, cmd.id, result);
-  // Events buffered while the position was read go after the reply.
+  // Events buffered while the position was read go after the reply, in the
+  // same message.
   if (Subscription* sub = findSubscription(req.channel)) {
-    if (sub->pending) flushPending(*sub);
+    if (sub->pending) flushPending(*sub, out);
   }
 }
 
@@ -439,7 +440,7 @@ bool ClientSession::subscribe(const protocol::SubscribeRequest& req, bool tokenG
   return true;
 }
 
-void ClientSession::flushPending(Subscription& sub) {
+void ClientSession::flushPending(Subscription& sub, std::string& out) {
   if (!sub.pending) return;
   std::vector<ChannelEventPtr> events;
   events.swap(*sub.pending);
@@ -450,7 +451,8 @@ void ClientSession::flushPending(Subscription& sub) {
       if (ev->offset <= entry.lastOffset) continue;
       entry.lastOffset = ev->offset;
     }
-    transport_.sendShared(Hub::frameText(ev->push), ev->push);
+    out.push_back('\n');
+    out += ev->push;
   }
 }
 

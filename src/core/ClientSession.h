@@ -108,7 +108,7 @@ class ClientSession final : public Subscriber, public SessionLink, private net::
   Subscription* findSubscription(std::string_view channel, size_t* index = nullptr);
   protocol::ClientInfo clientInfo(const Subscription* sub) const;
   bool allowCommand();
-  void flushPending(Subscription& sub);
+  void flushPending(Subscription& sub, std::string& out);
 
   void scheduleTimer();
   static void onTimer(net::TimerNode* node);
