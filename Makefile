@@ -6,7 +6,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_GEN  := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
 .PHONY: all deps build configure run test test-unit test-conformance test-interop test-fuzz-smoke \
-        test-asan fuzz bench clean
+        test-asan fuzz bench bench-peers clean
 
 all: build
 
@@ -48,6 +48,11 @@ fuzz: deps $(BUILD_FUZZ)/CMakeCache.txt
 
 bench: build
 	@./bench/run
+
+# Switchboard against nchan, Node ws and Socket.IO (bench/run-peers): every case, 3 repetitions;
+# writes bench/results/<date>/ and the peers block of bench/RESULTS.md.
+bench-peers: build
+	@BUILD=$(BUILD) ./bench/run-peers
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

@@ -40,6 +40,48 @@ void validate_centrifugo_options(const CentrifugoOptions& o) {
   }
 }
 
+std::string per_connection_channel(uint64_t j) { return "c" + std::to_string(j); }
+
+std::string CentrifugoOptions::own_channel(uint32_t i) const {
+  return channels == 0 ? channel : per_connection_channel((first_index + i) % channels);
+}
+
+std::string CentrifugoOptions::expand_target(uint32_t i) const {
+  std::string out;
+  out.reserve(path_template.size() + 32);
+  std::string_view rest = path_template;
+  while (!rest.empty()) {
+    size_t brace = rest.find('{');
+    out.append(rest.substr(0, brace));
+    if (brace == std::string_view::npos) break;
+    rest.remove_prefix(brace);
+    if (rest.substr(0, 9) == "{channel}") {
+      out += own_channel(i);
+      rest.remove_prefix(9);
+    } else if (rest.substr(0, 10) == "{channel2}") {
+      out += channel;
+      rest.remove_prefix(10);
+    } else {
+      out += '{';
+      rest.remove_prefix(1);
+    }
+  }
+  return out;
+}
+
+void validate_url_channel(const std::string& name) {
+  bool ok = !name.empty() && name.size() <= 255;
+  for (char c : name) {
+    ok = ok && ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+                c == '_' || c == ':' || c == '~');
+  }
+  if (!ok) throw UsageError("channel '" + name + "' cannot go into a URL as is (letters, digits, . - _ : ~ only)");
+}
+
+std::string CentrifugoWorker::request_target(uint32_t i) {
+  return proto_.path_template.empty() ? options().url.path : proto_.expand_target(i);
+}
+
 CentrifugoWorker::CentrifugoWorker(ClientOptions opts, uint64_t seed, CentrifugoOptions proto)
     : Worker(std::move(opts), seed), proto_(std::move(proto)), sessions_(size()) {
   connect_cmd_ = proto_.token.empty() ? R"({"id":1,"connect":{}})"
@@ -125,11 +167,19 @@ void CentrifugoWorker::handle_setup_line(uint32_t i, std::string_view line) {
     if (error) return reply_error(i, true, line);
     if (!proto_.channel.empty()) {
       set_phase(i, Phase::kSubscribing);
+      if (proto_.channels > 0) {
+        // Own channel (id 3) and the shared one (id 2), in one write.
+        send_text(i, R"({"id":3,"subscribe":{"channel":")" + proto_.own_channel(i) + R"("}})");
+        s.pending_subscribes = 2;
+      } else {
+        s.pending_subscribes = 1;
+      }
       send_text(i, subscribe_cmd_);
       return;
     }
-  } else if (id == 2 && s.phase == Phase::kSubscribing) {
+  } else if ((id == 2 || id == 3) && s.phase == Phase::kSubscribing) {
     if (error) return reply_error(i, false, line);
+    if (--s.pending_subscribes > 0) return;
   } else {
     return;  // a push before the subscribe reply, or a stray line: not ours to judge
   }

@@ -9,8 +9,15 @@
 // The live path allocates nothing and only looks for '\n' to spot `{}` ping
 // lines; what else a push holds is for the subclass to scan.
 //
-// With the protocol disabled (plain WebSocket targets such as /echo) a
-// connection is live as soon as it opens and nothing is sent or answered.
+// With the protocol disabled (plain WebSocket targets such as /echo, or the
+// raw WebSocket / EventSource subscribers of other servers) a connection is
+// live as soon as it opens and nothing is sent or answered; its channels are
+// then in the URL: `{channel}` and `{channel2}` in the path template are
+// replaced per connection.
+//
+// Channels: with channels = 0 every connection subscribes to `channel`. With
+// channels = K > 0, connection i (global index first_index + i) subscribes to
+// its own channel `c<i mod K>` and to the shared `channel` as well.
 #pragma once
 
 #include <memory>
@@ -25,12 +32,25 @@ namespace sbbench {
 struct CentrifugoOptions {
   bool enabled = false;
   std::string token;    // JWT for connect; empty = anonymous connect
-  std::string channel;  // subscribed after connect; empty = connect only
+  std::string channel;  // subscribed after connect (the shared channel); empty = connect only
+  uint32_t channels = 0;     // K: per-connection channels c0..c<K-1> besides `channel`
+  uint64_t first_index = 0;  // global index of this worker's connection 0
+  std::string path_template;  // protocol disabled: request target with {channel}/{channel2}; empty = URL's
+
+  // Connection i's own channel: c<(first_index + i) mod K>, or `channel` when K = 0.
+  std::string own_channel(uint32_t i) const;
+  // The request target for connection i (path_template with its channels filled in).
+  std::string expand_target(uint32_t i) const;
 };
+
+// Name of per-connection channel j (K > 0): "c<j>".
+std::string per_connection_channel(uint64_t j);
 
 // Throws UsageError when a token or channel cannot be put into a JSON string
 // as is (the bench writes commands without an escaping encoder).
 void validate_centrifugo_options(const CentrifugoOptions& o);
+// Throws UsageError unless `name` can go into a URL query as is.
+void validate_url_channel(const std::string& name);
 
 struct CentrifugoStats {
   Counter live;             // connections currently connected (and subscribed, with a channel)
@@ -63,12 +83,14 @@ class CentrifugoWorker : public Worker {
   virtual void on_connection_lost(uint32_t i, bool was_live) {}
 
   bool is_live(uint32_t i) const { return sessions_[i].phase == Phase::kLive; }
+  std::string request_target(uint32_t i) override;
 
  private:
   enum class Phase : uint8_t { kNone, kConnecting, kSubscribing, kLive };
   struct Session {
     Phase phase = Phase::kNone;
     uint8_t line = 0;  // live ping detection: 0 line start, 1 saw '{', 2 saw "{}", 3 other
+    uint8_t pending_subscribes = 0;  // subscribe replies still awaited
     std::unique_ptr<std::string> setup;  // reply bytes while setting up
   };
 
@@ -85,7 +107,7 @@ class CentrifugoWorker : public Worker {
 
   CentrifugoOptions proto_;
   std::string connect_cmd_;
-  std::string subscribe_cmd_;
+  std::string subscribe_cmd_;  // to the shared channel
   std::vector<Session> sessions_;
   uint32_t setting_up_ = 0;
   CentrifugoStats proto_stats_;

@@ -65,6 +65,13 @@ struct DecodeSink {
   void on_control(uint8_t op, const uint8_t* p, size_t n) { w.handle_control(i, op, p, n); }
 };
 
+// Adapter handed to ChunkedDecoder::feed for one SSE connection.
+struct SseBodySink {
+  Worker& w;
+  uint32_t i;
+  void on_body(const uint8_t* p, size_t n) { w.on_data(i, p, n); }
+};
+
 Worker::Worker(ClientOptions opts, uint64_t seed)
     : opts_(std::move(opts)), rng_(seed), epoll_(epoll_create1(EPOLL_CLOEXEC)), conns_(opts_.connections),
       scratch_(kScratchSize) {
@@ -72,6 +79,38 @@ Worker::Worker(ClientOptions opts, uint64_t seed)
   for (auto& c : conns_) c.out.reserve(opts_.out_reserve);
   now_ = now_ns();
   ramp_start_ = now_;
+  if (opts_.manual_start) cursor_ = uint32_t(conns_.size());  // no ramp: open_slot() starts attempts
+}
+
+bool Worker::open_slot(uint32_t i) {
+  if (i >= conns_.size() || !slot_idle(i) || stopping_) return false;
+  Conn& c = conns_[i];
+  if (c.state == ConnState::kFailed) set_state(c, ConnState::kPending);
+  c.attempts = 0;
+  now_ = now_ns();
+  start_connect(i);
+  return true;
+}
+
+void Worker::close_now(uint32_t i) {
+  Conn& c = conns_[i];
+  if (c.fd && c.state == ConnState::kOpen && opts_.transport == Transport::kWebSocket) {
+    static constexpr uint8_t kGoingAway[2] = {0x03, 0xE9};  // 1001
+    c.out.clear();
+    send_control(i, opcode::kClose, kGoingAway, 2);
+    ::send(c.fd.get(), c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  }
+  c.fd.reset();
+  c.want_out = false;
+  c.out.clear();
+  std::string().swap(c.hs);
+  std::string().swap(c.accept);
+  if (c.was_open) {
+    c.was_open = false;
+    stats_.open.sub();
+    on_lost(i);
+  }
+  set_state(c, ConnState::kDone);
 }
 
 void Worker::watch_extra_fd(int fd) {
@@ -121,7 +160,9 @@ void Worker::start_connect(uint32_t i) {
   stats_.attempts.add();
   c.was_open = false;
   c.peer_closed = false;
+  c.chunked = false;
   c.dec.reset();
+  c.chunks.reset();
   c.out.clear();
   int fd = ::socket(opts_.url.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
@@ -153,9 +194,16 @@ void Worker::on_connected(uint32_t i) {
     fail(i, classify_errno(err, true), std::string("connect: ") + std::strerror(err));
     return;
   }
-  std::string key = make_ws_key(rng_.next(), rng_.next());
-  c.accept = ws_accept_for(key);
-  std::string req = build_upgrade_request(opts_.url, key, opts_.subprotocol, opts_.headers);
+  std::string req;
+  if (opts_.transport == Transport::kSse) {
+    req = build_sse_request(opts_.url, request_target(i), opts_.headers);
+  } else {
+    std::string key = make_ws_key(rng_.next(), rng_.next());
+    c.accept = ws_accept_for(key);
+    WsUrl target = opts_.url;
+    target.path = request_target(i);
+    req = build_upgrade_request(target, key, opts_.subprotocol, opts_.headers);
+  }
   std::memcpy(c.out.prepare(req.size()), req.data(), req.size());
   c.out.commit(req.size());
   c.hs.clear();
@@ -245,9 +293,56 @@ bool Worker::feed_frames(uint32_t i, const uint8_t* p, size_t n) {
   return true;
 }
 
+bool Worker::feed_sse_body(uint32_t i, const uint8_t* p, size_t n) {
+  Conn& c = conns_[i];
+  if (!c.chunked) {
+    on_data(i, p, n);
+    return bool(c.fd);
+  }
+  SseBodySink sink{*this, i};
+  if (!c.chunks.feed(p, n, sink)) {
+    fail(i, FailKind::kProtocol, std::string("invalid chunked body: ") + c.chunks.error());
+    return false;
+  }
+  if (c.fd && c.chunks.end()) {
+    fail(i, FailKind::kDropped, "server ended the event stream");
+    return false;
+  }
+  return bool(c.fd);
+}
+
 void Worker::handle_handshake_bytes(uint32_t i, const uint8_t* p, size_t n) {
   Conn& c = conns_[i];
   c.hs.append(reinterpret_cast<const char*>(p), n);
+  if (opts_.transport == Transport::kSse) {
+    SseHeadResult r = parse_sse_response(c.hs);
+    switch (r.status) {
+      case SseHeadResult::kIncomplete:
+        if (c.hs.size() > 16384) fail(i, FailKind::kBadHandshake, "oversized response head");
+        return;
+      case SseHeadResult::kBadStatus:
+        stats_.last_http_status.store(r.http_status, std::memory_order_relaxed);
+        fail(i, FailKind::kHttpStatus, "event stream refused: " + r.error);
+        return;
+      case SseHeadResult::kBadHeaders:
+        fail(i, FailKind::kBadHandshake, "bad event-stream response: " + r.error);
+        return;
+      case SseHeadResult::kOk: break;
+    }
+    std::string rest = c.hs.substr(r.consumed);
+    std::string().swap(c.hs);
+    c.chunked = r.chunked;
+    set_state(c, ConnState::kOpen);
+    c.was_open = true;
+    stats_.open.add();
+    stats_.opened_total.add();
+    on_open(i);
+    if (!rest.empty() && c.state == ConnState::kOpen) {
+      if (!feed_sse_body(i, reinterpret_cast<const uint8_t*>(rest.data()), rest.size())) return;
+    }
+    if (c.fd) flush(i);
+    return;
+  }
   HandshakeResult r = parse_upgrade_response(c.hs, c.accept);
   switch (r.status) {
     case HandshakeResult::kIncomplete:
@@ -285,6 +380,8 @@ void Worker::on_readable(uint32_t i) {
       now_ = now_ns();
       if (c.state == ConnState::kHandshaking) {
         handle_handshake_bytes(i, scratch_.data(), size_t(n));
+      } else if (opts_.transport == Transport::kSse) {
+        if (c.state == ConnState::kOpen && !feed_sse_body(i, scratch_.data(), size_t(n))) return;
       } else if (c.state == ConnState::kOpen || c.state == ConnState::kClosing) {
         if (!feed_frames(i, scratch_.data(), size_t(n))) return;
       }
@@ -322,6 +419,7 @@ void Worker::fail(uint32_t i, FailKind kind, const std::string& why) {
     stats_.open.sub();
     on_lost(i);
   }
+  on_attempt_failed(i, kind);
   if (stopping_) {
     set_state(c, ConnState::kDone);
   } else if (c.attempts <= opts_.max_retries) {
@@ -358,6 +456,10 @@ void Worker::close_all() {
     Conn& c = conns_[i];
     switch (c.state) {
       case ConnState::kOpen:
+        if (opts_.transport == Transport::kSse) {
+          finish_close(i);  // an event stream ends by closing the connection
+          break;
+        }
         send_control(i, opcode::kClose, kNormal, 2);
         set_state(c, ConnState::kClosing);
         c.timer_ns = now_ + kCloseGraceNs;

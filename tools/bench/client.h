@@ -1,8 +1,9 @@
-// One single-threaded epoll event loop driving many client WebSocket
-// connections: non-blocking connect, upgrade handshake, streaming frame
-// decoding, buffered writes, bounded-rate ramp, per-attempt timeouts and
-// bounded retries with backoff. Modes (echo, idle) subclass it and react to
-// open/data/message events; the loop itself allocates nothing per message.
+// One single-threaded epoll event loop driving many client connections:
+// non-blocking connect, upgrade handshake, streaming frame decoding, buffered
+// writes, bounded-rate ramp, per-attempt timeouts and bounded retries with
+// backoff. A connection is a WebSocket, or (Transport::kSse) an EventSource
+// GET whose body (de-chunked) is handed on as data. Modes subclass it and
+// react to open/data/message events; the loop allocates nothing per message.
 #pragma once
 
 #include <algorithm>
@@ -15,13 +16,23 @@
 #include <vector>
 
 #include "common.h"
+#include "sse_proto.h"
 #include "url.h"
 #include "ws_proto.h"
 
 namespace sbbench {
 
+enum class Transport : uint8_t {
+  kWebSocket,  // RFC 6455 upgrade, frames
+  kSse,        // GET with Accept: text/event-stream; the body is the data
+};
+
 struct ClientOptions {
   WsUrl url;
+  Transport transport = Transport::kWebSocket;
+  // No ramp of its own: the subclass opens connections with open_slot()
+  // (connect-rate mode). Retries still follow max_retries.
+  bool manual_start = false;
   std::string subprotocol;
   std::vector<std::string> headers;
   uint32_t connections = 1;               // connections owned by this loop
@@ -103,10 +114,12 @@ struct Conn {
   bool want_out = false;     // EPOLLOUT currently in the interest set
   bool was_open = false;     // reached kOpen in the current attempt
   bool peer_closed = false;  // a Close frame arrived
+  bool chunked = false;      // SSE: the body is Transfer-Encoding: chunked
   int64_t timer_ns = 0;      // retry time, attempt deadline or close deadline
   std::string hs;            // handshake response bytes (freed once open)
   std::string accept;        // expected Sec-WebSocket-Accept (freed once open)
   FrameDecoder dec;
+  ChunkedDecoder chunks;     // SSE with chunked bodies only
   OutBuffer out;
 };
 
@@ -144,7 +157,21 @@ class Worker {
   virtual void on_lost(uint32_t i) {}
   virtual void on_tick() {}
   virtual void on_extra_readable() {}
+  // An attempt failed (before or after opening); called before any retry is scheduled.
+  virtual void on_attempt_failed(uint32_t i, FailKind kind) {}
+  // Request target (path and query) for connection i; default: the URL's.
+  virtual std::string request_target(uint32_t i) { return opts_.url.path; }
 
+  // manual_start: begins a fresh attempt on slot i, which must be idle
+  // (never used, closed, or given up on); false if it is not.
+  bool open_slot(uint32_t i);
+  // Closes connection i at once, whatever its state, without counting a
+  // failure (a WebSocket gets a Close frame first); the slot becomes idle.
+  void close_now(uint32_t i);
+  bool slot_idle(uint32_t i) const {
+    ConnState s = conns_[i].state;
+    return s == ConnState::kPending || s == ConnState::kDone || s == ConnState::kFailed;
+  }
   // Closes connection i as failed (counted under `kind`, retried like any
   // other failure). Safe to call from on_data/on_message_end: the decoder
   // loop stops once the fd is gone.
@@ -164,12 +191,14 @@ class Worker {
 
  private:
   friend struct DecodeSink;
+  friend struct SseBodySink;
   void set_state(Conn& c, ConnState s);
   void start_connect(uint32_t i);
   void on_connected(uint32_t i);
   void on_readable(uint32_t i);
   void handle_handshake_bytes(uint32_t i, const uint8_t* p, size_t n);
   bool feed_frames(uint32_t i, const uint8_t* p, size_t n);
+  bool feed_sse_body(uint32_t i, const uint8_t* p, size_t n);
   void handle_control(uint32_t i, uint8_t op, const uint8_t* p, size_t n);
   void fail(uint32_t i, FailKind kind, const std::string& why);
   void finish_close(uint32_t i);

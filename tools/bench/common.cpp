@@ -1,9 +1,11 @@
 #include "common.h"
 
 #include <dirent.h>
+#include <poll.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -108,6 +110,76 @@ std::optional<SockStat> read_sockstat() {
     return st;
   }
   return std::nullopt;
+}
+
+ServerProcesses ServerProcesses::parse(const std::string& text) {
+  ServerProcesses out;
+  out.text_ = text;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    char* end = nullptr;
+    long pid = std::strtol(item.c_str(), &end, 10);
+    if (item.empty() || *end != 0 || pid <= 0 || pid > 4'194'304) {
+      throw UsageError("invalid --server-pid '" + text + "': expected PID or PID,PID,...");
+    }
+    if (!read_vmrss_kb(int(pid))) {
+      throw UsageError("--server-pid " + item + ": no such process (or no VmRSS readable)");
+    }
+    out.pids_.push_back(int(pid));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  if (out.pids_.empty() || out.pids_.size() > 64) throw UsageError("--server-pid takes 1 to 64 pids");
+  return out;
+}
+
+std::optional<uint64_t> ServerProcesses::rss_kb() const {
+  uint64_t sum = 0;
+  for (int pid : pids_) {
+    auto v = read_vmrss_kb(pid);
+    if (!v) return std::nullopt;
+    sum += *v;
+  }
+  return sum;
+}
+
+std::optional<double> ServerProcesses::cpu_s() const {
+  double sum = 0;
+  for (int pid : pids_) {
+    auto v = read_process_cpu_s(pid);
+    if (!v) return std::nullopt;
+    sum += *v;
+  }
+  return sum;
+}
+
+std::optional<double> ServerProcesses::runqueue_wait_s() const {
+  double sum = 0;
+  for (int pid : pids_) {
+    auto v = read_runqueue_wait_s(pid);
+    if (!v) return std::nullopt;
+    sum += *v;
+  }
+  return sum;
+}
+
+bool write_all(int fd, const void* data, size_t len) {
+  const char* p = static_cast<const char*>(data);
+  while (len > 0) {
+    ssize_t n = ::write(fd, p, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {
+      pollfd pfd{fd, POLLOUT, 0};
+      poll(&pfd, 1, 100);
+      continue;
+    }
+    if (n <= 0) return false;
+    p += n;
+    len -= size_t(n);
+  }
+  return true;
 }
 
 std::string format_duration(int64_t ns) {

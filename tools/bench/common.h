@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 #include <time.h>
+#include <vector>
 
 namespace sbbench {
 
@@ -112,6 +113,26 @@ struct SockStat {
   uint64_t tcp_mem_pages = 0;  // kernel memory charged to TCP sockets, in pages
 };
 std::optional<SockStat> read_sockstat();
+
+// Writes all of data to a (possibly non-blocking) pipe, waiting while it is
+// full; false when the reader is gone.
+bool write_all(int fd, const void* data, size_t len);
+
+// The server under measurement (--server-pid PID[,PID...]): one process, or
+// several measured as one (nginx's workers); every figure is their sum.
+class ServerProcesses {
+ public:
+  // Parses the option's text; throws UsageError on a bad or vanished pid.
+  static ServerProcesses parse(const std::string& text);
+  std::optional<uint64_t> rss_kb() const;           // nullopt once any is gone
+  std::optional<double> cpu_s() const;
+  std::optional<double> runqueue_wait_s() const;
+  const std::string& text() const { return text_; }  // "123" or "123,456"
+
+ private:
+  std::vector<int> pids_;
+  std::string text_;
+};
 
 // "1.23s", "850ms", "12.0us": human duration for messages.
 std::string format_duration(int64_t ns);

@@ -1,6 +1,10 @@
-// `fanout` mode: N subscribers on one channel of a Centrifugo-protocol
-// server, and a publisher that publishes R publications/s through the HTTP
-// API. Every subscriber records publish→deliver latency from the publish time
+// `fanout` mode: N subscribers on one channel of a server, and a publisher
+// that publishes R publications/s through its HTTP API. Subscribers speak
+// the Centrifugo protocol, or (--protocol raw|sse) take their channels from
+// the URL and receive publications as WebSocket messages or SSE events;
+// publications then go to --publish-url. With --channels K every subscriber
+// also has a channel of its own (c<i mod K>) and publications are spread
+// round-robin over the K channels and the shared one. Every subscriber records publish→deliver latency from the publish time
 // stamped into each publication (CLOCK_MONOTONIC; publisher and subscribers
 // run on the same machine), and counts what it received against what was
 // acknowledged, so loss and lag are visible.
@@ -50,10 +54,17 @@ constexpr const char* kFanoutHelp =
     "list of rates (--rate 10,50,100) the subscribers stay connected and each rate is\n"
     "one step with its own figures.\n"
     "\n"
+    "Other servers: --protocol raw|sse with --url 'ws://127.0.0.1:P/sub?channel={channel}' (sse: http://)\n"
+    "and --publish-url 'http://127.0.0.1:P/pub?channel={channel}' (POST, the body is the data).\n"
+    "\n"
     "options:\n"
-    "  --url ws://HOST:PORT/PATH      WebSocket endpoint (loopback only)\n"
+    "  --url ws://HOST:PORT/PATH      WebSocket endpoint (loopback only; sse: http://)\n"
     "  --api http://HOST:PORT         server HTTP API base (loopback only)\n"
     "  --api-key KEY                  X-API-Key for /api/publish\n"
+    "  --publish-url URL              instead of --api: POST each publication's data to URL, {channel}\n"
+    "                                 filled in (any 2xx answer is success)\n"
+    "  --channels K                   every subscriber also subscribes to its own channel c<i mod K>;\n"
+    "                                 publications go round-robin over c0..c<K-1> and --channel (default 0)\n"
     "  --subscribers N                subscriber connections (default 1000)\n"
     "  --rate R[,R2,...]              publications per second, one step per value (default 100)\n"
     "  --duration D                   measured window per step (default 10s)\n"
@@ -67,7 +78,7 @@ constexpr const char* kFanoutHelp =
     "  --processes P                  at least P subscriber processes (default: as few as fit)\n"
     "  --api-connections N            keep-alive connections for publishing (default 1)\n"
     "  --pipeline K                   publish requests in flight per API connection (default 128)\n"
-    "  --server-pid PID               also report the server's CPU use and RSS\n"
+    "  --server-pid PID[,PID..]       also report the server's CPU use and RSS (several: summed)\n"
     "  --connect-rate N               new subscriber connections per second (default 3000)\n"
     "  --max-inflight N               simultaneous connects+handshakes per process (default 256)\n"
     "  --retries N                    retries per connection, exponential backoff (default 3)\n"
@@ -89,7 +100,9 @@ struct ControlMsg {
   int64_t b = 0;  // kWindow: window end
 };
 
-enum class RecordType : uint32_t { kStatus = 1, kStep = 2, kFinal = 3 };
+// kChannelLive (--channels K only) precedes a kStep: K uint32 counts, the
+// subscribers live on each channel c<j> when the window began.
+enum class RecordType : uint32_t { kStatus = 1, kStep = 2, kFinal = 3, kChannelLive = 4 };
 struct RecordHeader {
   RecordType type;
   uint32_t size;  // bytes following the header
@@ -147,24 +160,6 @@ void copy_text(char (&dst)[200], const std::string& s) {
   dst[n] = 0;
 }
 
-// Blocking write of everything; false when the reader is gone.
-bool write_all(int fd, const void* data, size_t len) {
-  const char* p = static_cast<const char*>(data);
-  while (len > 0) {
-    ssize_t n = ::write(fd, p, len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) {
-      pollfd pfd{fd, POLLOUT, 0};
-      poll(&pfd, 1, 100);
-      continue;
-    }
-    if (n <= 0) return false;
-    p += n;
-    len -= size_t(n);
-  }
-  return true;
-}
-
 template <class T>
 bool write_record(int fd, RecordType type, const T& body, bool may_drop) {
   if (may_drop) {
@@ -186,9 +181,13 @@ class FanoutWorker final : public CentrifugoWorker {
  public:
   FanoutWorker(ClientOptions opts, uint64_t seed, CentrifugoOptions proto, int control_fd)
       : CentrifugoWorker(std::move(opts), seed, std::move(proto)), control_fd_(control_fd), scanners_(size()),
-        last_seq_(size(), 0), hist_(std::make_unique<LatencyHistogram>()) {
+        last_seq_(size(), 0), hist_(std::make_unique<LatencyHistogram>()),
+        channel_live_(proto_options().channels, 0) {
     watch_extra_fd(control_fd_);
   }
+
+  // --channels K: subscribers live on each c<j> when the window began.
+  const std::vector<uint32_t>& channel_live() const { return channel_live_; }
 
   bool quit_requested() const { return quit_; }
   bool report_requested() const { return report_requested_; }
@@ -301,7 +300,7 @@ class FanoutWorker final : public CentrifugoWorker {
       hist_->record(uint64_t(t > ts ? t - ts : 0));
     }
     if (t >= win_start_ && t < win_end_) ++recv_in_window_;
-    if (has_seq) {
+    if (has_seq && proto_options().channels == 0) {  // with K channels each subscriber sees a subset
       uint64_t& last = last_seq_[i];
       if (last != 0 && seq > last + 1) seq_gaps_ += seq - last - 1;
       else if (last != 0 && seq <= last) ++seq_repeats_;
@@ -319,6 +318,12 @@ class FanoutWorker final : public CentrifugoWorker {
       wait_start_ = read_runqueue_wait_s(0);
       t_start_ = t;
       live_at_start_ = proto_stats().live.get();
+      if (const uint32_t k = proto_options().channels; k > 0) {
+        std::fill(channel_live_.begin(), channel_live_.end(), 0);
+        for (uint32_t i = 0; i < size(); ++i) {
+          if (is_live(i)) ++channel_live_[(proto_options().first_index + i) % k];
+        }
+      }
     }
     if (cpu_started_ && !cpu_ended_ && (t >= win_end_ || force)) {
       cpu_ended_ = true;
@@ -351,6 +356,7 @@ class FanoutWorker final : public CentrifugoWorker {
   std::optional<double> wait_start_, wait_end_;
   int64_t t_start_ = 0, t_end_ = 0;
   uint64_t live_at_start_ = 0, live_at_end_ = 0;
+  std::vector<uint32_t> channel_live_;
 };
 
 [[noreturn]] void child_main(uint32_t index, ClientOptions opts, CentrifugoOptions proto, int status_fd, int control_fd,
@@ -368,6 +374,10 @@ class FanoutWorker final : public CentrifugoWorker {
       if (w.report_requested()) {
         w.take_step_report(*report);
         write_record(status_fd, RecordType::kStatus, w.status(), true);
+        if (!w.channel_live().empty()) {  // before the step record, which the parent waits for
+          RecordHeader h{RecordType::kChannelLive, uint32_t(w.channel_live().size() * sizeof(uint32_t))};
+          if (!write_all(status_fd, &h, sizeof h) || !write_all(status_fd, w.channel_live().data(), h.size)) break;
+        }
         if (!write_record(status_fd, RecordType::kStep, *report, false)) break;
       }
       if (now_ns() >= next_status) {
@@ -400,6 +410,8 @@ struct Child {
   bool eof = false;
   std::unique_ptr<StepReport> step;  // set when this step's report arrived
   std::unique_ptr<FinalReport> fin;
+  std::vector<uint32_t> channel_live;  // --channels K: from the last kChannelLive record
+  size_t max_buffer = 0;               // bound on buf (records are at most this large, times 4)
 };
 
 // Takes every complete record out of c.buf.
@@ -419,6 +431,9 @@ void parse_records(Child& c) {
     } else if (h.type == RecordType::kFinal && h.size == sizeof(FinalReport)) {
       c.fin = std::make_unique<FinalReport>();
       std::memcpy(static_cast<void*>(c.fin.get()), body, sizeof(FinalReport));
+    } else if (h.type == RecordType::kChannelLive && h.size % sizeof(uint32_t) == 0) {
+      c.channel_live.resize(h.size / sizeof(uint32_t));
+      std::memcpy(c.channel_live.data(), body, h.size);
     }
     pos += sizeof h + h.size;
   }
@@ -431,7 +446,7 @@ void read_child(Child& c) {
     ssize_t n = ::read(c.status.get(), tmp, sizeof tmp);
     if (n > 0) {
       c.buf.insert(c.buf.end(), tmp, tmp + n);
-      if (c.buf.size() > 4 * sizeof(StepReport)) c.buf.clear();  // cannot happen with a sane child
+      if (c.buf.size() > c.max_buffer) c.buf.clear();  // cannot happen with a sane child
       continue;
     }
     if (n == 0) c.eof = true;
@@ -521,31 +536,43 @@ int run_fanout(std::span<char* const> argv) {
       {"processes", true},    {"api-connections", true}, {"pipeline", true},      {"server-pid", true},
       {"connect-rate", true}, {"max-inflight", true},  {"retries", true},         {"connect-timeout", true},
       {"timeout", true},      {"header", true, true},  {"subprotocol", true},     {"quiet", false},
-      {"help", false},
+      {"help", false},        {"protocol", true},      {"publish-url", true},     {"channels", true},
   };
   Args a("fanout", argv, kOpts);
   if (a.has("help")) {
     std::fputs(kFanoutHelp, stdout);
+    std::fputs(kProtocolHelp, stdout);
     return kExitOk;
   }
 
-  ClientOptions base = common_client_options(a, 1000, 3000, "subscribers", "connect-rate");
-  CentrifugoOptions proto;
-  proto.enabled = true;
-  proto.channel = a.str("channel").value_or("bench");
-  proto.token = a.str("token").value_or("");
-  if (proto.channel.empty()) throw UsageError("--channel must not be empty");
-  validate_centrifugo_options(proto);
+  const Protocol protocol = parse_protocol(a);
+  ClientOptions base = common_client_options(a, 1000, 3000, "subscribers", "connect-rate", protocol);
+  const std::string channel = a.str("channel").value_or("bench");
+  if (channel.empty()) throw UsageError("--channel must not be empty");
+  const uint32_t channels = uint32_t(a.u64("channels", 0, 0, 1'000'000));
+  CentrifugoOptions proto = subscriber_options(a, protocol, base, channel, channels);
 
   PublisherOptions pub_opts;
-  auto api = a.str("api");
-  if (!api) throw UsageError("--api is required (e.g. --api http://127.0.0.1:8000)");
-  pub_opts.api = parse_loopback_http_url(*api);
-  auto key = a.str("api-key");
-  if (!key || key->empty()) throw UsageError("--api-key is required (the server's api.key)");
-  if (key->find_first_of("\r\n") != std::string::npos) throw UsageError("bad --api-key");
-  pub_opts.api_key = *key;
-  pub_opts.channel = proto.channel;
+  if (auto url = a.str("publish-url")) {
+    pub_opts.api = parse_loopback_http_target(*url, "--publish-url");
+    pub_opts.plain = true;
+    if (a.has("api") || a.has("api-key")) throw UsageError("--publish-url replaces --api and --api-key");
+  } else {
+    auto api = a.str("api");
+    if (!api) {
+      throw UsageError(protocol == Protocol::kCentrifugo
+                           ? "--api is required (e.g. --api http://127.0.0.1:8000), or --publish-url"
+                           : "--publish-url is required with --protocol raw/sse (e.g. "
+                             "--publish-url 'http://127.0.0.1:8000/pub?channel={channel}')");
+    }
+    pub_opts.api = parse_loopback_http_url(*api);
+    auto key = a.str("api-key");
+    if (!key || key->empty()) throw UsageError("--api-key is required (the server's api.key)");
+    if (key->find_first_of("\r\n") != std::string::npos) throw UsageError("bad --api-key");
+    pub_opts.api_key = *key;
+  }
+  for (uint32_t j = 0; j < channels; ++j) pub_opts.channels.push_back(per_connection_channel(j));
+  pub_opts.channels.push_back(channel);
   pub_opts.size = a.size("size", 100, kMinPublicationSize, 512 * 1024);
   pub_opts.connections = uint32_t(a.u64("api-connections", 1, 1, 64));
   pub_opts.pipeline = uint32_t(a.u64("pipeline", 128, 1, 4096));
@@ -557,13 +584,8 @@ int run_fanout(std::span<char* const> argv) {
   uint64_t per_process = a.u64("connections-per-process", 18000, 1, 1'000'000);
   uint32_t min_processes = uint32_t(a.u64("processes", 1, 1, 64));
   bool quiet = a.has("quiet");
-  std::optional<int> server_pid;
-  if (a.has("server-pid")) {
-    server_pid = int(a.u64("server-pid", 0, 1, 4'194'304));
-    if (!read_vmrss_kb(*server_pid)) {
-      throw UsageError("--server-pid " + std::to_string(*server_pid) + ": no such process (or no VmRSS readable)");
-    }
-  }
+  std::optional<ServerProcesses> server_pid;
+  if (auto text = a.str("server-pid")) server_pid = ServerProcesses::parse(*text);
 
   const uint64_t total = base.connections;
   uint32_t nproc = uint32_t(std::max<uint64_t>(min_processes, (total + per_process - 1) / per_process));
@@ -585,17 +607,21 @@ int run_fanout(std::span<char* const> argv) {
 
   std::string rates_text;
   for (double r : rates) rates_text += (rates_text.empty() ? "" : ",") + fmt_rate(r);
-  std::printf("fanout: %" PRIu64 " subscribers on '%s' over %u process(es), %s; publishing %s pub/s of %zu B "
-              "through %s/api/publish (%u connection(s), pipeline %u); each step %s warm-up + %s window "
+  std::printf("fanout: %" PRIu64 " subscribers (protocol %s) on '%s'%s over %u process(es), %s; publishing %s pub/s "
+              "of %zu B through %s%s (%u connection(s), pipeline %u)%s; each step %s warm-up + %s window "
               "(+ up to %s drain)\n",
-              total, proto.channel.c_str(), nproc, base.url.text.c_str(), rates_text.c_str(), pub_opts.size,
-              pub_opts.api.text.c_str(), pub_opts.connections, pub_opts.pipeline, format_duration(warmup).c_str(),
+              total, protocol_name(protocol), proto.channel.c_str(),
+              channels ? (" and their own of " + std::to_string(channels) + " channels c<i mod K>").c_str() : "", nproc,
+              base.url.text.c_str(), rates_text.c_str(), pub_opts.size, pub_opts.api.text.c_str(),
+              pub_opts.plain ? "" : "/api/publish", pub_opts.connections, pub_opts.pipeline,
+              channels ? ", round-robin over the K channels and the shared one" : "", format_duration(warmup).c_str(),
               format_duration(duration).c_str(), format_duration(drain).c_str());
   std::fflush(stdout);
   std::fflush(stderr);
 
   // ---- fork the subscriber processes ----
   std::vector<Child> children(nproc);
+  uint64_t first_index = 0;
   for (uint32_t c = 0; c < nproc; ++c) {
     int sp[2], cp[2];
     if (pipe2(sp, O_CLOEXEC) != 0 || pipe2(cp, O_CLOEXEC) != 0) {
@@ -604,6 +630,10 @@ int run_fanout(std::span<char* const> argv) {
     ClientOptions o = base;
     o.connections = uint32_t(total / nproc + (c < total % nproc ? 1 : 0));
     o.rate_per_sec = base.rate_per_sec / nproc;
+    CentrifugoOptions child_proto = proto;
+    child_proto.first_index = first_index;
+    first_index += o.connections;
+    children[c].max_buffer = 4 * (sizeof(StepReport) + sizeof(RecordHeader) + size_t(channels) * sizeof(uint32_t));
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
@@ -616,7 +646,7 @@ int run_fanout(std::span<char* const> argv) {
       ::close(cp[1]);
       fcntl(sp[1], F_SETFL, O_NONBLOCK);
       fcntl(cp[0], F_SETFL, O_NONBLOCK);
-      child_main(c, std::move(o), proto, sp[1], cp[0], parent);
+      child_main(c, std::move(o), std::move(child_proto), sp[1], cp[0], parent);
     }
     ::close(sp[1]);
     ::close(cp[0]);
@@ -641,6 +671,19 @@ int run_fanout(std::span<char* const> argv) {
     for (auto& ch : children) {
       if (ch.control) write_all(ch.control.get(), &m, sizeof m);
     }
+  };
+
+  // Deliveries the window's acknowledged publications owe: one to the shared
+  // channel reaches every live subscriber, one to c<j> those of c<j>.
+  // live_by_channel comes from the children; null assumes every subscriber live.
+  auto owed = [&](const PublisherStats& ps, uint64_t live0, const std::vector<uint64_t>* live_by_channel) -> uint64_t {
+    if (channels == 0 || ps.ok_in_window_by_channel.size() != size_t(channels) + 1) return ps.ok_in_window * live0;
+    uint64_t n = ps.ok_in_window_by_channel[channels] * live0;
+    for (uint32_t j = 0; j < channels; ++j) {
+      uint64_t on_j = live_by_channel ? (*live_by_channel)[j] : total / channels + (j < total % channels ? 1 : 0);
+      n += ps.ok_in_window_by_channel[j] * on_j;
+    }
+    return n;
   };
 
   const int64_t t0 = now_ns();
@@ -680,12 +723,13 @@ int run_fanout(std::span<char* const> argv) {
   progress_done(quiet);
   const uint64_t subscribed = sum([](const ChildStatus& s) { return s.live; });
   const double ramp_s = double(now_ns() - t0) / 1e9;
-  std::optional<uint64_t> server_rss = server_pid ? read_vmrss_kb(*server_pid) : std::nullopt;
+  std::optional<uint64_t> server_rss = server_pid ? server_pid->rss_kb() : std::nullopt;
   const std::string server_rss_text = server_rss ? std::to_string(*server_rss) : "na";
   if (!child_died) {
     std::printf("subscribers: %" PRIu64 " of %" PRIu64 " subscribed in %.1fs%s\n", subscribed, total, ramp_s,
                 ramp_timed_out ? " (ramp budget exhausted)" : "");
-    if (server_rss) std::printf("server RSS:  %.1f MiB with the subscribers (pid %d)\n", double(*server_rss) / 1024, *server_pid);
+    if (server_rss) std::printf("server RSS:  %.1f MiB with the subscribers (pid %s)\n", double(*server_rss) / 1024,
+                                server_pid->text().c_str());
   }
 
   // ---- steps ----
@@ -733,16 +777,16 @@ int run_fanout(std::span<char* const> argv) {
         self_cpu0 = self_cpu_s();
         self_t0 = now;
         if (server_pid) {
-          server_cpu0 = read_process_cpu_s(*server_pid);
-          server_wait0 = read_runqueue_wait_s(*server_pid);
+          server_cpu0 = server_pid->cpu_s();
+          server_wait0 = server_pid->runqueue_wait_s();
         }
       }
       if (now >= win_end) {
         self_cpu1 = self_cpu_s();
         self_t1 = now;
         if (server_pid) {
-          server_cpu1 = read_process_cpu_s(*server_pid);
-          server_wait1 = read_runqueue_wait_s(*server_pid);
+          server_cpu1 = server_pid->cpu_s();
+          server_wait1 = server_pid->runqueue_wait_s();
         }
         break;
       }
@@ -792,7 +836,7 @@ int run_fanout(std::span<char* const> argv) {
       int64_t now = now_ns();
       uint64_t live0 = sum([](const ChildStatus& c) { return c.live_at_start; });
       uint64_t got = sum([](const ChildStatus& c) { return c.window_deliveries; });
-      uint64_t want = pub.stats().ok_in_window * live0;
+      uint64_t want = owed(pub.stats(), live0, nullptr);
       if (got != prev_window) {
         prev_window = got;
         last_progress = now;
@@ -840,7 +884,16 @@ int run_fanout(std::span<char* const> argv) {
         r.client_wait_pct = std::max(r.client_wait_pct, 100.0 * sr.runq_wait_s / sr.cpu_wall_s);
       }
     }
-    r.expected = r.published_ok * r.live_at_start;
+    std::vector<uint64_t> live_by_channel(channels, 0);
+    bool have_channel_live = true;
+    for (auto& ch : children) {
+      if (ch.channel_live.size() != channels) {
+        have_channel_live = false;
+        continue;
+      }
+      for (uint32_t j = 0; j < channels; ++j) live_by_channel[j] += ch.channel_live[j];
+    }
+    r.expected = owed(ps, r.live_at_start, have_channel_live ? &live_by_channel : nullptr);
     double wall = double(self_t1 - self_t0) / 1e9;
     r.publisher_cpu_pct = wall > 0 ? 100.0 * (self_cpu1 - self_cpu0) / wall : 0;
     if (server_cpu0 && server_cpu1 && wall > 0) r.server_cpu_pct = 100.0 * (*server_cpu1 - *server_cpu0) / wall;
@@ -872,7 +925,7 @@ int run_fanout(std::span<char* const> argv) {
                 us(r.hist.quantile(0.999)), us(r.hist.max()));
     std::printf("cpu:          subscriber process(es) %s of a core, publisher %.0f%%", cpu_list.c_str(),
                 r.publisher_cpu_pct);
-    if (r.server_cpu_pct) std::printf(", server %.0f%% (pid %d)", *r.server_cpu_pct, *server_pid);
+    if (r.server_cpu_pct) std::printf(", server %.0f%% (pid %s)", *r.server_cpu_pct, server_pid->text().c_str());
     std::printf("\n");
     if (r.client_wait_pct >= 0 || r.server_wait_pct) {
       // Runnable but not running: time lost to other processes (or to each
@@ -902,13 +955,13 @@ int run_fanout(std::span<char* const> argv) {
       std::printf("warning: the MACHINE IS OVERSUBSCRIBED: the server and/or the load generator spent a large part of "
                   "the window runnable but waiting for a CPU; the latencies include that scheduling delay\n");
     }
-    std::printf("RESULT fanout subscribers=%" PRIu64 " live=%" PRIu64 " processes=%u rate=%s size=%zu duration_s=%.2f "
+    std::printf("RESULT fanout protocol=%s channels=%u subscribers=%" PRIu64 " live=%" PRIu64 " processes=%u rate=%s size=%zu duration_s=%.2f "
                 "published=%" PRIu64 " expected=%" PRIu64 " received=%" PRIu64 " delivery_ratio=%.5f "
                 "deliveries_per_sec=%.0f p50_us=%.1f p90_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f "
                 "client_cpu_max_pct=%.0f publisher_cpu_pct=%.0f server_cpu_pct=%s client_saturated=%d "
                 "client_cpu_wait_pct=%s server_cpu_wait_pct=%s "
                 "api_errors=%" PRIu64 " dropped=%" PRIu64 " gaps=%" PRIu64 " server_rss_kb=%s\n",
-                total, r.live_at_start, nproc, fmt_rate(rate).c_str(), pub_opts.size, secs, r.published_ok, r.expected,
+                protocol_name(protocol), channels, total, r.live_at_start, nproc, fmt_rate(rate).c_str(), pub_opts.size, secs, r.published_ok, r.expected,
                 r.received, ratio, double(r.recv_in_window) / secs, us(r.hist.quantile(0.5)), us(r.hist.quantile(0.9)),
                 us(r.hist.quantile(0.99)), us(r.hist.quantile(0.999)), us(r.hist.max()), client_max,
                 r.publisher_cpu_pct, r.server_cpu_pct ? std::to_string(int64_t(*r.server_cpu_pct)).c_str() : "na",
@@ -977,10 +1030,10 @@ int run_fanout(std::span<char* const> argv) {
               ", subscribe refused %" PRIu64 "), %" PRIu64 " server pings answered\n",
               total, failed_final, connect_errors, subscribe_errors, pings);
   // Last line, machine-readable: the run as a whole (steps have their own RESULT lines above).
-  std::printf("RESULT fanout-summary subscribers=%" PRIu64 " subscribed=%" PRIu64 " failed=%" PRIu64
+  std::printf("RESULT fanout-summary protocol=%s channels=%u subscribers=%" PRIu64 " subscribed=%" PRIu64 " failed=%" PRIu64
               " connect_refused=%" PRIu64 " subscribe_refused=%" PRIu64 " server_refusals=%" PRIu64
               " pings_answered=%" PRIu64 " steps=%zu processes=%u ramp_s=%.1f\n",
-              total, subscribed, failed_final, connect_errors, subscribe_errors, server_refusals(fails), pings,
+              protocol_name(protocol), channels, total, subscribed, failed_final, connect_errors, subscribe_errors, server_refusals(fails), pings,
               results.size(), nproc, ramp_s);
   std::fflush(stdout);
   if (results.empty() || child_died || deadline_hit || exit_code == kExitFailure) return kExitFailure;

@@ -2,7 +2,9 @@
 // what they cost the server: VmRSS growth per connection and the kernel's TCP
 // socket memory. With --subscribe CHANNEL each connection speaks the
 // Centrifugo v2 JSON protocol: connect, subscribe to CHANNEL, answer the
-// server's `{}` pings, so the figure is the cost of an idle subscriber. Connections are spread over forked child processes so no
+// server's `{}` pings, so the figure is the cost of an idle subscriber. With
+// --protocol raw|sse each connection is a raw WebSocket or an EventSource
+// stream whose channel is in the URL ({channel} filled in). Connections are spread over forked child processes so no
 // process needs more than --per-process descriptors (the machine caps open
 // files per process); each child is one single-threaded event loop that
 // reports to the parent through a pipe.
@@ -33,13 +35,17 @@ constexpr const char* kIdleHelp =
     "server's RSS growth per connection and the kernel's TCP memory.\n"
     "\n"
     "options:\n"
-    "  --server-pid PID            process whose VmRSS is measured (optional but that is the point)\n"
+    "  --server-pid PID[,PID..]    process(es) whose VmRSS is measured, summed (nginx: its workers)\n"
     "  --hold D                    hold time after all are connected, before measuring (default 10s)\n"
     "  --ping-interval D           ping each connection this often, 0 = never (default 20s)\n"
     "  --per-process N             connections per child process (default 9000)\n"
     "  --subscribe CHANNEL         Centrifugo v2 JSON: connect, then subscribe each connection to CHANNEL\n"
     "                              and answer the server's {} pings (URL: .../connection/websocket)\n"
-    "  --token JWT                 with --subscribe: connect with this token (default anonymous)\n";
+    "  --token JWT                 with --subscribe: connect with this token (default anonymous)\n"
+    "  --channel NAME              raw/sse: the channel put into {channel} (default: --subscribe, or bench)\n"
+    "  --channels K                each connection i also on its own channel c<i mod K> (centrifugo: with\n"
+    "                              --subscribe; raw/sse: {channel} is c<i mod K>, {channel2} the shared one)\n"
+    "                              (EventSource streams get no pings)\n";
 
 // Fixed-size report a child writes to its status pipe; well under PIPE_BUF,
 // so each write is atomic and reads always see whole records.
@@ -192,38 +198,38 @@ std::string kb_or_na(const std::optional<uint64_t>& v) { return v ? std::to_stri
 
 int run_idle(std::span<char* const> argv) {
   static constexpr OptSpec kOwn[] = {
-      {"server-pid", true}, {"hold", true},      {"ping-interval", true},
-      {"per-process", true}, {"subscribe", true}, {"token", true}};
+      {"server-pid", true}, {"hold", true},      {"ping-interval", true}, {"per-process", true},
+      {"subscribe", true},  {"token", true},     {"protocol", true},      {"channel", true},
+      {"channels", true}};
   std::vector<OptSpec> specs(std::begin(kCommonOpts), std::end(kCommonOpts));
   specs.insert(specs.end(), std::begin(kOwn), std::end(kOwn));
   Args a("idle", argv, specs);
   if (a.has("help")) {
-    std::printf("%s%s", kIdleHelp, kCommonHelp);
+    std::printf("%s%s%s", kIdleHelp, kCommonHelp, kProtocolHelp);
     return kExitOk;
   }
-  ClientOptions base = common_client_options(a, 1000, 3000);
+  const Protocol protocol = parse_protocol(a);
+  ClientOptions base = common_client_options(a, 1000, 3000, "connections", "rate", protocol);
   int64_t hold = a.duration_ns("hold", 10 * kNsPerSec, 0, 3600 * kNsPerSec);
   int64_t ping_interval = a.duration_ns("ping-interval", 20 * kNsPerSec, 0, 3600 * kNsPerSec);
+  if (protocol == Protocol::kSse) ping_interval = 0;  // nothing to ping on an event stream
+  const uint32_t channels = uint32_t(a.u64("channels", 0, 0, 1'000'000));
   uint64_t per_process = a.u64("per-process", 9000, 1, 1'000'000);
   bool quiet = a.has("quiet");
   CentrifugoOptions proto;
-  if (auto ch = a.str("subscribe")) {
+  if (protocol != Protocol::kCentrifugo) {
+    std::string channel = a.str("channel").value_or(a.str("subscribe").value_or("bench"));
+    proto = subscriber_options(a, protocol, base, channel, channels);
+  } else if (auto ch = a.str("subscribe")) {
     if (ch->empty()) throw UsageError("--subscribe needs a channel name");
-    proto.enabled = true;
-    proto.channel = *ch;
-    proto.token = a.str("token").value_or("");
-    validate_centrifugo_options(proto);
-  } else if (a.has("token")) {
-    throw UsageError("--token only makes sense with --subscribe");
+    proto = subscriber_options(a, protocol, base, *ch, channels);
+  } else if (a.has("token") || channels > 0) {
+    throw UsageError("--token and --channels only make sense with --subscribe (or --protocol raw/sse)");
   }
-  const bool subscribing = proto.enabled;
-  std::optional<int> server_pid;
-  if (a.has("server-pid")) {
-    server_pid = int(a.u64("server-pid", 0, 1, 4'194'304));
-    if (!read_vmrss_kb(*server_pid)) {
-      throw UsageError("--server-pid " + std::to_string(*server_pid) + ": no such process (or no VmRSS readable)");
-    }
-  }
+  // Raw/SSE connections are subscribed by their URL: live as soon as open.
+  const bool subscribing = proto.enabled || protocol != Protocol::kCentrifugo;
+  std::optional<ServerProcesses> server_pid;
+  if (auto text = a.str("server-pid")) server_pid = ServerProcesses::parse(*text);
 
   rlimit rl{};
   getrlimit(RLIMIT_NOFILE, &rl);
@@ -238,13 +244,21 @@ int run_idle(std::span<char* const> argv) {
   int64_t deadline_len = a.duration_ns("timeout", ramp_budget + hold + 30 * kNsPerSec, kNsPerSec, 86400 * kNsPerSec);
   alarm(unsigned(deadline_len / kNsPerSec + 20));  // backstop; children die with us (PDEATHSIG)
 
-  auto rss_before = server_pid ? read_vmrss_kb(*server_pid) : std::nullopt;
+  auto rss_before = server_pid ? server_pid->rss_kb() : std::nullopt;
   auto sock_before = read_sockstat();
   long page = sysconf(_SC_PAGESIZE);
 
+  std::printf("idle: %" PRIu64 " connections (protocol %s) to %s over %u process(es), hold %s, ping every %s%s\n",
+              total, protocol_name(protocol), base.url.text.c_str(), nproc, format_duration(hold).c_str(),
+              ping_interval > 0 ? format_duration(ping_interval).c_str() : "never",
+              subscribing ? (", channel '" + proto.channel + "'" +
+                             (channels ? " + own of " + std::to_string(channels) + " channels" : std::string()))
+                                .c_str()
+                          : "");
   std::vector<Child> children(nproc);
   std::fflush(stdout);
   std::fflush(stderr);
+  uint64_t first_index = 0;
   for (uint32_t c = 0; c < nproc; ++c) {
     int sp[2], cp[2];
     if (pipe2(sp, O_CLOEXEC) != 0 || pipe2(cp, O_CLOEXEC) != 0) {
@@ -253,6 +267,9 @@ int run_idle(std::span<char* const> argv) {
     ClientOptions o = base;
     o.connections = uint32_t(total / nproc + (c < total % nproc ? 1 : 0));
     o.rate_per_sec = base.rate_per_sec / nproc;
+    CentrifugoOptions child_proto = proto;
+    child_proto.first_index = first_index;
+    first_index += o.connections;
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
@@ -266,7 +283,7 @@ int run_idle(std::span<char* const> argv) {
       ::close(sp[0]);
       ::close(cp[1]);
       fcntl(sp[1], F_SETFL, O_NONBLOCK);
-      child_main(c, std::move(o), proto, ping_interval, sp[1], cp[0], parent);
+      child_main(c, std::move(o), std::move(child_proto), ping_interval, sp[1], cp[0], parent);
     }
     ::close(sp[1]);
     ::close(cp[0]);
@@ -375,7 +392,7 @@ int run_idle(std::span<char* const> argv) {
 
   // Measure while every connection is still held.
   ChildStatus at_measure = totals();
-  auto rss_after = server_pid ? read_vmrss_kb(*server_pid) : std::nullopt;
+  auto rss_after = server_pid ? server_pid->rss_kb() : std::nullopt;
   auto sock_after = read_sockstat();
   bool server_gone = server_pid && !rss_after;
 
@@ -405,7 +422,7 @@ int run_idle(std::span<char* const> argv) {
   if (child_died) std::fprintf(stderr, "error: a client process exited unexpectedly\n");
   if (ramp_timed_out) std::fprintf(stderr, "warning: ramp did not finish within %s\n", format_duration(ramp_budget).c_str());
   if (deadline_hit) std::fprintf(stderr, "error: global deadline reached; results are partial\n");
-  if (server_gone) std::fprintf(stderr, "error: server process %d disappeared during the run\n", *server_pid);
+  if (server_gone) std::fprintf(stderr, "error: server process %s disappeared during the run\n", server_pid->text().c_str());
 
   // With --subscribe the cost is per idle subscriber: only subscribed connections count.
   uint64_t conns = subscribing ? at_measure.live : at_measure.open;
@@ -427,7 +444,7 @@ int run_idle(std::span<char* const> argv) {
                 conns, proto.channel.c_str(), fin.connect_errors, fin.subscribe_errors, fin.pings_answered);
   }
   if (server_pid) {
-    std::printf("server RSS:  pid %d  before %s KiB  after %s KiB", *server_pid, kb_or_na(rss_before).c_str(),
+    std::printf("server RSS:  pid %s  before %s KiB  after %s KiB", server_pid->text().c_str(), kb_or_na(rss_before).c_str(),
                 kb_or_na(rss_after).c_str());
     if (per_conn) std::printf("  => %.0f bytes per %s", *per_conn, subscribing ? "subscribed connection" : "connection");
     std::printf("\n");
@@ -439,10 +456,10 @@ int run_idle(std::span<char* const> argv) {
                 page);
   }
   std::printf("keepalive:   %" PRIu64 " pings sent, %" PRIu64 " pongs received\n", fin.pings_sent, fin.pongs_received);
-  std::printf("RESULT idle connections=%" PRIu64 " connected=%" PRIu64 " failed=%" PRIu64 " processes=%u rss_before_kb=%s "
+  std::printf("RESULT idle protocol=%s connections=%" PRIu64 " connected=%" PRIu64 " failed=%" PRIu64 " processes=%u rss_before_kb=%s "
               "rss_after_kb=%s bytes_per_conn=%s tcp_mem_pages_before=%s tcp_mem_pages_after=%s tcp_bytes_per_conn=%s "
               "server_refusals=%" PRIu64 " pings=%" PRIu64 " pongs=%" PRIu64 " subscribed=%s pings_answered=%" PRIu64 "\n",
-              total, at_measure.open, fin.failed_final, nproc, kb_or_na(rss_before).c_str(), kb_or_na(rss_after).c_str(),
+              protocol_name(protocol), total, at_measure.open, fin.failed_final, nproc, kb_or_na(rss_before).c_str(), kb_or_na(rss_after).c_str(),
               per_conn ? std::to_string(int64_t(*per_conn)).c_str() : "na",
               sock_before ? std::to_string(sock_before->tcp_mem_pages).c_str() : "na",
               sock_after ? std::to_string(sock_after->tcp_mem_pages).c_str() : "na",

@@ -9,6 +9,7 @@ int run_echo(std::span<char* const> args);
 int run_idle(std::span<char* const> args);
 int run_fanout(std::span<char* const> args);
 int run_sendfloor(std::span<char* const> args);
+int run_connect_rate(std::span<char* const> args);
 
 // Exit codes shared by all modes.
 constexpr int kExitOk = 0;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "args.h"
+#include "centrifugo_worker.h"
 #include "client.h"
 
 namespace sbbench {
@@ -28,15 +29,46 @@ inline constexpr const char* kCommonHelp =
     "  --timeout D                 hard deadline for the whole run (default: derived)\n"
     "  --quiet                     no progress line\n";
 
+// How subscribers talk to the server (--protocol): the Centrifugo v2 JSON
+// protocol over WebSocket; a raw WebSocket whose every message is a
+// publication (channels in the URL); or an EventSource stream (channels in
+// the URL, publications in `data:` lines).
+enum class Protocol { kCentrifugo, kRaw, kSse };
+
+inline Protocol parse_protocol(const Args& a) {
+  std::string p = a.str("protocol").value_or("centrifugo");
+  if (p == "centrifugo") return Protocol::kCentrifugo;
+  if (p == "raw") return Protocol::kRaw;
+  if (p == "sse") return Protocol::kSse;
+  throw UsageError("invalid --protocol '" + p + "': expected centrifugo, raw or sse");
+}
+
+inline const char* protocol_name(Protocol p) {
+  return p == Protocol::kCentrifugo ? "centrifugo" : p == Protocol::kRaw ? "raw" : "sse";
+}
+
+inline constexpr const char* kProtocolHelp =
+    "  --protocol centrifugo|raw|sse  centrifugo (default): Centrifugo v2 JSON over WebSocket, channel by\n"
+    "                              command; raw: plain WebSocket, every message is a publication;\n"
+    "                              sse: EventSource GET (http:// URL), publications in data: lines.\n"
+    "                              raw/sse: {channel} (and {channel2}) in --url are filled in per connection\n";
+
 // Fills the shared part of ClientOptions; throws UsageError. A mode whose
 // flags differ (fanout: --subscribers, --connect-rate) passes their names.
+// With Protocol::kSse --url is an http:// URL and connections are EventSource GETs.
 inline ClientOptions common_client_options(const Args& a, uint64_t default_connections, double default_rate,
                                            std::string_view connections_key = "connections",
-                                           std::string_view rate_key = "rate") {
+                                           std::string_view rate_key = "rate",
+                                           Protocol protocol = Protocol::kCentrifugo) {
   ClientOptions o;
   auto url = a.str("url");
   if (!url) throw UsageError("--url is required (e.g. --url ws://127.0.0.1:8000/echo)");
-  o.url = parse_loopback_ws_url(*url);
+  if (protocol == Protocol::kSse) {
+    o.url = parse_loopback_http_target(*url, "--url");
+    o.transport = Transport::kSse;
+  } else {
+    o.url = parse_loopback_ws_url(*url);
+  }
   o.connections = uint32_t(a.u64(connections_key, default_connections, 1, 1'000'000));
   if (auto s = a.str("subprotocol")) {
     if (s->empty() || s->find_first_of("\r\n") != std::string::npos) throw UsageError("bad --subprotocol");
@@ -53,6 +85,36 @@ inline ClientOptions common_client_options(const Args& a, uint64_t default_conne
   o.max_inflight = uint32_t(a.u64("max-inflight", 256, 1, 100'000));
   o.max_retries = uint32_t(a.u64("retries", 3, 0, 20));
   o.connect_timeout_ns = a.duration_ns("connect-timeout", 10 * kNsPerSec, 100 * kNsPerMs, 600 * kNsPerSec);
+  return o;
+}
+
+// Channels and protocol of subscriber connections (idle, fanout,
+// connect-rate): `channel` is the shared channel, K the per-connection
+// channels (0 = none); --token for Centrifugo. For raw/sse the URL's path is
+// the template: {channel} (and, with K > 0, {channel2}) are filled in per
+// connection. Throws UsageError.
+inline CentrifugoOptions subscriber_options(const Args& a, Protocol protocol, const ClientOptions& client,
+                                            const std::string& channel, uint32_t channels) {
+  CentrifugoOptions o;
+  o.enabled = protocol == Protocol::kCentrifugo;
+  o.channel = channel;
+  o.channels = channels;
+  o.token = a.str("token").value_or("");
+  if (o.enabled) {
+    validate_centrifugo_options(o);
+    return o;
+  }
+  if (!o.token.empty()) throw UsageError("--token only applies to --protocol centrifugo");
+  validate_url_channel(channel);
+  const std::string& path = client.url.path;
+  bool has_own = path.find("{channel}") != std::string::npos;
+  bool has_shared = path.find("{channel2}") != std::string::npos;
+  if (channels > 0 && (!has_own || !has_shared)) {
+    throw UsageError("--channels K with --protocol raw/sse needs {channel} and {channel2} in --url "
+                     "(e.g. /sub?channel={channel},{channel2})");
+  }
+  if (channels == 0 && has_shared) throw UsageError("{channel2} in --url needs --channels K > 0");
+  o.path_template = path;
   return o;
 }
 

@@ -47,6 +47,7 @@ struct Publisher::ApiConn {
   std::vector<char> in = std::vector<char>(kMaxResponseBytes);
   size_t in_len = 0;
   std::vector<int64_t> sent_ts;  // ring of stamps of requests in flight, oldest first
+  std::vector<uint32_t> sent_channel;  // ring of their target channels
   size_t head = 0;
   size_t count = 0;
   uint32_t index = 0;
@@ -55,15 +56,29 @@ struct Publisher::ApiConn {
 Publisher::Publisher(PublisherOptions opts)
     : opts_(std::move(opts)), epoll_(epoll_create1(EPOLL_CLOEXEC)), api_latency_(std::make_unique<LatencyHistogram>()) {
   if (!epoll_) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
-  head_prefix_ = "POST " + opts_.api.path + "/api/publish HTTP/1.1\r\nHost: " + opts_.api.host_header +
-                 "\r\nX-API-Key: " + opts_.api_key +
-                 "\r\nContent-Type: application/json\r\nUser-Agent: switchboard-bench\r\nContent-Length: ";
+  if (opts_.channels.empty()) throw std::runtime_error("publisher: no channel");
+  for (const auto& ch : opts_.channels) {
+    std::string target = opts_.api.path + "/api/publish";
+    if (opts_.plain) {
+      target.clear();
+      std::string_view tpl = opts_.api.path;
+      for (size_t at; (at = tpl.find("{channel}")) != std::string_view::npos; tpl.remove_prefix(at + 9)) {
+        target.append(tpl.substr(0, at));
+        target += ch;
+      }
+      target.append(tpl);
+    }
+    head_prefix_.push_back("POST " + target + " HTTP/1.1\r\nHost: " + opts_.api.host_header +
+                           (opts_.plain ? std::string() : "\r\nX-API-Key: " + opts_.api_key) +
+                           "\r\nContent-Type: application/json\r\nUser-Agent: switchboard-bench\r\nContent-Length: ");
+  }
   pad_.assign(opts_.size, 'x');
   for (uint32_t k = 0; k < opts_.connections; ++k) {
     auto c = std::make_unique<ApiConn>();
     c->index = k;
     c->sent_ts.resize(opts_.pipeline);
-    c->out.reserve(size_t(opts_.pipeline) * (head_prefix_.size() + opts_.size + 128));
+    c->sent_channel.resize(opts_.pipeline);
+    c->out.reserve(size_t(opts_.pipeline) * (head_prefix_[0].size() + opts_.size + 128));
     conns_.push_back(std::move(c));
   }
 }
@@ -275,17 +290,24 @@ bool Publisher::parse_responses(ApiConn& c) {
       return false;
     }
     int64_t ts = c.sent_ts[c.head];
+    uint32_t channel = c.sent_channel[c.head];
     c.head = (c.head + 1) % c.sent_ts.size();
     --c.count;
     stats_.last_status = status;
-    if (status == 200 && body.find("\"result\"") != std::string_view::npos) {
+    bool ok = opts_.plain ? status >= 200 && status < 300
+                          : status == 200 && body.find("\"result\"") != std::string_view::npos;
+    if (ok) {
       ++stats_.ok;
       int64_t now = now_ns();
       api_latency_->record(uint64_t(std::max<int64_t>(0, now - ts)));
-      if (ts >= win_start_ && ts < win_end_) ++stats_.ok_in_window;
+      if (ts >= win_start_ && ts < win_end_) {
+        ++stats_.ok_in_window;
+        ++stats_.ok_in_window_by_channel[channel];
+      }
     } else {
       ++stats_.failed;
-      note_error("API publish answered HTTP " + std::to_string(status) + ": " + printable(body, 200));
+      note_error(std::string(opts_.plain ? "publish" : "API publish") + " answered HTTP " + std::to_string(status) + ": " +
+                 printable(body, 200));
     }
     if (close_after) {
       c.close_after = true;
@@ -312,6 +334,7 @@ void Publisher::start(double rate, int64_t start, int64_t win_start, int64_t win
   run_sent_ = 0;
   uint64_t connects = stats_.connects, connect_failures = stats_.connect_failures;
   stats_ = PublisherStats{};
+  stats_.ok_in_window_by_channel.assign(opts_.channels.size(), 0);
   stats_.connects = connects;
   stats_.connect_failures = connect_failures;
   *api_latency_ = LatencyHistogram{};
@@ -322,22 +345,28 @@ void Publisher::write_publication(ApiConn& c, int64_t now) {
   // data = {"ts":T,"seq":S,"pad":"x…"} padded to exactly opts_.size bytes.
   char stamp[96];
   uint64_t seq = ++seq_;
+  const uint32_t channel = uint32_t((seq - 1) % opts_.channels.size());
   int stamp_len = std::snprintf(stamp, sizeof stamp, "{\"ts\":%lld,\"seq\":%llu,\"pad\":\"", (long long)now,
                                 (unsigned long long)seq);
   size_t fixed = size_t(stamp_len) + 2;  // + `"}`
   size_t pad = opts_.size > fixed ? opts_.size - fixed : 0;
-  size_t body_len = 12 + opts_.channel.size() + 9 + fixed + pad + 1;  // {"channel":"…","data":…}
+  const std::string& name = opts_.channels[channel];
+  // API: {"channel":"…","data":…}; plain: the data alone.
+  size_t body_len = opts_.plain ? fixed + pad : 12 + name.size() + 9 + fixed + pad + 1;
   char len_text[24];
   int len_len = std::snprintf(len_text, sizeof len_text, "%zu\r\n\r\n", body_len);
-  c.out.append(head_prefix_);
+  c.out.append(head_prefix_[channel]);
   c.out.append(len_text, size_t(len_len));
-  c.out.append("{\"channel\":\"");
-  c.out.append(opts_.channel);
-  c.out.append("\",\"data\":");
+  if (!opts_.plain) {
+    c.out.append("{\"channel\":\"");
+    c.out.append(name);
+    c.out.append("\",\"data\":");
+  }
   c.out.append(stamp, size_t(stamp_len));
   c.out.append(pad_.data(), pad);
-  c.out.append("\"}}");
+  c.out.append(opts_.plain ? "\"}" : "\"}}");
   c.sent_ts[(c.head + c.count) % c.sent_ts.size()] = now;
+  c.sent_channel[(c.head + c.count) % c.sent_ts.size()] = channel;
   ++c.count;
   ++stats_.sent;
   if (now >= win_start_ && now < win_end_) ++stats_.sent_in_window;

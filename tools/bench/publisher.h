@@ -1,8 +1,12 @@
-// Publishes at a fixed rate through the server's HTTP API (`POST
-// /api/publish`, `X-API-Key`) over a few keep-alive connections, pipelining
-// up to `pipeline` requests on each so the rate does not depend on the round
-// trip. Every publication's data is exactly `size` bytes of JSON that starts
-// with its publish time and sequence number:
+// Publishes at a fixed rate over a few keep-alive connections, pipelining up
+// to `pipeline` requests on each so the rate does not depend on the round
+// trip: through a Centrifugo-style HTTP API (`POST /api/publish`,
+// `X-API-Key`, body {"channel":…,"data":…}), or, for servers without one,
+// as `POST <publish URL with {channel} filled in>` whose body is the data
+// itself. Publications go round-robin over the target channels (publication
+// n, counted from 1, to channels[(n - 1) mod size]). Every publication's data
+// is exactly `size` bytes of JSON that starts with its publish time and
+// sequence number:
 //
 //   {"ts":<CLOCK_MONOTONIC ns>,"seq":<n>,"pad":"xxxx…"}
 //
@@ -23,9 +27,10 @@
 namespace sbbench {
 
 struct PublisherOptions {
-  WsUrl api;                // http://127.0.0.1:PORT[/base]
-  std::string api_key;
-  std::string channel;
+  WsUrl api;                // http://127.0.0.1:PORT[/base], or the publish URL (plain mode)
+  bool plain = false;       // POST the data to api.path with {channel} replaced; any 2xx is success
+  std::string api_key;      // API mode only
+  std::vector<std::string> channels;  // targets, round-robin
   size_t size = 100;        // bytes of the published JSON data
   uint32_t connections = 1;
   uint32_t pipeline = 128;  // requests in flight per connection
@@ -41,6 +46,7 @@ struct PublisherStats {
   uint64_t lost = 0;           // in flight when their connection closed
   uint64_t sent_in_window = 0;
   uint64_t ok_in_window = 0;   // acknowledged publications stamped inside the window
+  std::vector<uint64_t> ok_in_window_by_channel;  // the same, per target channel
   uint64_t max_backlog = 0;    // publications due but not sendable (pipelines full), worst seen
   uint64_t connects = 0;
   uint64_t connect_failures = 0;
@@ -90,7 +96,7 @@ class Publisher {
   PublisherOptions opts_;
   Fd epoll_;
   std::vector<std::unique_ptr<ApiConn>> conns_;
-  std::string head_prefix_;  // request line and fixed headers, up to "Content-Length: "
+  std::vector<std::string> head_prefix_;  // per channel: request line and headers, up to "Content-Length: "
   std::string pad_;
   PublisherStats stats_;
   std::unique_ptr<LatencyHistogram> api_latency_;

@@ -118,6 +118,10 @@ WsUrl parse_loopback_url(std::string_view url, std::string_view scheme, std::str
 
 WsUrl parse_loopback_ws_url(std::string_view url) { return parse_loopback_url(url, "ws", "--url"); }
 
+WsUrl parse_loopback_http_target(std::string_view url, std::string_view option) {
+  return parse_loopback_url(url, "http", option);
+}
+
 WsUrl parse_loopback_http_url(std::string_view url) {
   WsUrl out = parse_loopback_url(url, "http", "--api");
   if (out.path.find_first_of("?#") != std::string::npos) {

@@ -26,5 +26,8 @@ WsUrl parse_loopback_ws_url(std::string_view url);
 // The same rules for an http:// base URL (fanout's --api); the path defaults
 // to "/" and is kept without a trailing slash so "/api/..." can be appended.
 WsUrl parse_loopback_http_url(std::string_view url);
+// An http:// URL with its path and query kept as given (--url for SSE,
+// --publish-url); `option` names the flag in error messages.
+WsUrl parse_loopback_http_target(std::string_view url, std::string_view option);
 
 }  // namespace sbbench

@@ -1,0 +1,110 @@
+#!/usr/bin/env node
+// Minimal Socket.IO 4 pub/sub server: the "Socket.IO" peer of bench/run-peers,
+// written the way the Socket.IO docs suggest (rooms as channels).
+//
+//   Socket.IO on /socket.io/, WebSocket transport only (no long-polling and so
+//   no upgrade dance): a client emits `subscribe` with a channel name (and an
+//   optional acknowledgement callback) and the server does socket.join(channel).
+//   POST /pub?channel=a  (body)  io.to(channel).emit('message', body), the body
+//                                as a string; answers 200 {"subscribers":N}
+//   GET  /health                 200 ok
+//
+// Socket.IO's own heartbeat (pingInterval 25 s) stays at its default.
+//
+//   node bench/peers/socketio-server.js --port 9003 [--host 127.0.0.1]
+//
+// Prints "listening HOST:PORT pid PID" on stdout once ready.
+'use strict';
+
+const http = require('http');
+const path = require('path');
+const { Server } = require(require.resolve('socket.io', { paths: [path.join(__dirname, '..', '..'), __dirname] }));
+
+const MAX_BODY = 1024 * 1024;
+
+function parseArgs(argv) {
+  const opts = { host: '127.0.0.1', port: 0 };
+  for (let i = 0; i < argv.length; i++) {
+    const [key, inline] = argv[i].split('=', 2);
+    const value = inline !== undefined ? inline : argv[++i];
+    if (value === undefined) throw new Error(`missing value for ${key}`);
+    if (key === '--host') opts.host = value;
+    else if (key === '--port') opts.port = Number(value);
+    else throw new Error(`unknown option ${key}`);
+  }
+  if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new Error('bad --port');
+  // This peer only ever listens on loopback.
+  if (!/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(opts.host)) throw new Error('--host must be a loopback address');
+  return opts;
+}
+
+let opts;
+try {
+  opts = parseArgs(process.argv.slice(2));
+} catch (e) {
+  console.error(`socketio-server: ${e.message}`);
+  console.error('usage: node bench/peers/socketio-server.js --port PORT [--host 127.0.0.1]');
+  process.exit(2);
+}
+
+function reply(res, status, body) {
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+// Socket.IO attaches to this server and answers /socket.io/ itself; every
+// other request reaches this handler.
+const server = http.createServer((req, res) => {
+  if (req.url.startsWith('/socket.io/')) return; // handled by Socket.IO
+  const url = new URL(req.url, 'http://localhost');
+  if (req.method === 'GET' && url.pathname === '/health') return reply(res, 200, '{"ok":true}');
+  if (req.method !== 'POST' || url.pathname !== '/pub') return reply(res, 404, '{"error":"not found"}');
+  const channel = url.searchParams.get('channel');
+  if (!channel) return reply(res, 400, '{"error":"channel required"}');
+  const chunks = [];
+  let size = 0;
+  req.on('data', (c) => {
+    size += c.length;
+    if (size > MAX_BODY) {
+      reply(res, 413, '{"error":"body too large"}');
+      req.destroy();
+      return;
+    }
+    chunks.push(c);
+  });
+  req.on('end', () => {
+    if (size > MAX_BODY) return;
+    const body = Buffer.concat(chunks).toString('utf8');
+    const room = io.sockets.adapter.rooms.get(channel);
+    io.to(channel).emit('message', body);
+    reply(res, 200, `{"subscribers":${room ? room.size : 0}}`);
+  });
+});
+server.keepAliveTimeout = 60000;
+
+const io = new Server(server, {
+  transports: ['websocket'],
+  perMessageDeflate: false,
+  httpCompression: false,
+  serveClient: false,
+  maxHttpBufferSize: 64 * 1024,
+});
+
+io.on('connection', (socket) => {
+  // `subscribe` with an acknowledgement callback, so a client knows when it is in the room.
+  socket.on('subscribe', (channel, ack) => {
+    const ok = typeof channel === 'string' && channel.length > 0 && channel.length <= 255;
+    if (ok) socket.join(channel);
+    if (typeof ack === 'function') ack(ok);
+  });
+});
+
+server.on('error', (e) => {
+  console.error(`socketio-server: ${e.message}`);
+  process.exit(1);
+});
+server.listen({ host: opts.host, port: opts.port, backlog: 4096 }, () => {
+  const a = server.address();
+  console.log(`listening ${a.address}:${a.port} pid ${process.pid}`);
+});
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(0));

@@ -1,0 +1,151 @@
+#!/usr/bin/env node
+// Minimal pub/sub broadcast server on the npm `ws` package: the "Node ws"
+// peer of bench/run-peers, written the way a typical application would.
+//
+//   GET  /sub?channel=a[,b]          upgrades to WebSocket and subscribes the
+//                                    socket to each channel given (a comma
+//                                    list as nchan's /sub takes it; repeated
+//                                    channel= and channel2= work too)
+//   POST /pub?channel=a   (body)     sends the body as one text message to
+//                                    every subscriber of `a`; answers 200
+//                                    {"subscribers":N}
+//   GET  /health                     200 ok
+//
+// Subscriptions are a Map channel -> Set of sockets; a broadcast sends the
+// same string to each socket with ws's normal send() (no pre-framing tricks).
+// permessage-deflate is off, as the load generator never offers it.
+//
+//   node bench/peers/ws-broadcast.js --port 9002 [--host 127.0.0.1]
+//
+// Prints "listening HOST:PORT pid PID" on stdout once ready.
+'use strict';
+
+const http = require('http');
+const path = require('path');
+// Resolve `ws` from the repository's node_modules wherever we are started from.
+const { WebSocketServer } = require(require.resolve('ws', { paths: [path.join(__dirname, '..', '..'), __dirname] }));
+
+const MAX_BODY = 1024 * 1024;
+
+function parseArgs(argv) {
+  const opts = { host: '127.0.0.1', port: 0 };
+  for (let i = 0; i < argv.length; i++) {
+    const [key, inline] = argv[i].split('=', 2);
+    const value = inline !== undefined ? inline : argv[++i];
+    if (value === undefined) throw new Error(`missing value for ${key}`);
+    if (key === '--host') opts.host = value;
+    else if (key === '--port') opts.port = Number(value);
+    else throw new Error(`unknown option ${key}`);
+  }
+  if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new Error('bad --port');
+  // Same rule as the load generator: this peer only ever listens on loopback.
+  if (!/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(opts.host)) throw new Error('--host must be a loopback address');
+  return opts;
+}
+
+let opts;
+try {
+  opts = parseArgs(process.argv.slice(2));
+} catch (e) {
+  console.error(`ws-broadcast: ${e.message}`);
+  console.error('usage: node bench/peers/ws-broadcast.js --port PORT [--host 127.0.0.1]');
+  process.exit(2);
+}
+
+/** channel name -> Set of WebSocket */
+const channels = new Map();
+
+function subscribe(ws, channel) {
+  let set = channels.get(channel);
+  if (!set) {
+    set = new Set();
+    channels.set(channel, set);
+  }
+  set.add(ws);
+}
+
+function unsubscribeAll(ws, names) {
+  for (const name of names) {
+    const set = channels.get(name);
+    if (!set) continue;
+    set.delete(ws);
+    if (set.size === 0) channels.delete(name);
+  }
+}
+
+function channelsOf(url) {
+  const values = [...url.searchParams.getAll('channel'), ...url.searchParams.getAll('channel2')];
+  const names = values.flatMap((v) => v.split(','));
+  return [...new Set(names.filter((n) => n.length > 0 && n.length <= 255))];
+}
+
+function reply(res, status, body) {
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+const server = http.createServer((req, res) => {
+  const url = new URL(req.url, 'http://localhost');
+  if (req.method === 'GET' && url.pathname === '/health') return reply(res, 200, '{"ok":true}');
+  if (req.method !== 'POST' || url.pathname !== '/pub') return reply(res, 404, '{"error":"not found"}');
+  const channel = url.searchParams.get('channel');
+  if (!channel) return reply(res, 400, '{"error":"channel required"}');
+  const chunks = [];
+  let size = 0;
+  req.on('data', (c) => {
+    size += c.length;
+    if (size > MAX_BODY) {
+      reply(res, 413, '{"error":"body too large"}');
+      req.destroy();
+      return;
+    }
+    chunks.push(c);
+  });
+  req.on('end', () => {
+    if (size > MAX_BODY) return;
+    const message = Buffer.concat(chunks).toString('utf8');
+    const set = channels.get(channel);
+    let n = 0;
+    if (set) {
+      for (const ws of set) {
+        if (ws.readyState === 1) {
+          ws.send(message);
+          n++;
+        }
+      }
+    }
+    reply(res, 200, `{"subscribers":${n}}`);
+  });
+});
+server.keepAliveTimeout = 60000;
+
+const wss = new WebSocketServer({
+  noServer: true,
+  perMessageDeflate: false,
+  clientTracking: false, // subscriptions are our own Map; no second Set of every socket
+  maxPayload: 64 * 1024,
+});
+
+server.on('upgrade', (req, socket, head) => {
+  const url = new URL(req.url, 'http://localhost');
+  const names = url.pathname === '/sub' ? channelsOf(url) : [];
+  if (names.length === 0) {
+    socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    return;
+  }
+  wss.handleUpgrade(req, socket, head, (ws) => {
+    for (const name of names) subscribe(ws, name);
+    ws.on('close', () => unsubscribeAll(ws, names));
+    ws.on('error', () => {}); // a client vanishing mid-frame is not our problem
+  });
+});
+
+server.on('error', (e) => {
+  console.error(`ws-broadcast: ${e.message}`);
+  process.exit(1);
+});
+server.listen({ host: opts.host, port: opts.port, backlog: 4096 }, () => {
+  const a = server.address();
+  console.log(`listening ${a.address}:${a.port} pid ${process.pid}`);
+});
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(0));
