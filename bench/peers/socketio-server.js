@@ -16,36 +16,15 @@
 // Prints "listening HOST:PORT pid PID" on stdout once ready.
 'use strict';
 
+const { parseServerOptions } = require('./lib/options');
+
 const http = require('http');
 const path = require('path');
 const { Server } = require(require.resolve('socket.io', { paths: [path.join(__dirname, '..', '..'), __dirname] }));
 
 const MAX_BODY = 1024 * 1024;
 
-function parseArgs(argv) {
-  const opts = { host: '127.0.0.1', port: 0 };
-  for (let i = 0; i < argv.length; i++) {
-    const [key, inline] = argv[i].split('=', 2);
-    const value = inline !== undefined ? inline : argv[++i];
-    if (value === undefined) throw new Error(`missing value for ${key}`);
-    if (key === '--host') opts.host = value;
-    else if (key === '--port') opts.port = Number(value);
-    else throw new Error(`unknown option ${key}`);
-  }
-  if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new Error('bad --port');
-  // This peer only ever listens on loopback.
-  if (!/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(opts.host)) throw new Error('--host must be a loopback address');
-  return opts;
-}
-
-let opts;
-try {
-  opts = parseArgs(process.argv.slice(2));
-} catch (e) {
-  console.error(`socketio-server: ${e.message}`);
-  console.error('usage: node bench/peers/socketio-server.js --port PORT [--host 127.0.0.1]');
-  process.exit(2);
-}
+const opts = parseServerOptions('socketio-server', 'node bench/peers/socketio-server.js --port PORT [--host 127.0.0.1]');
 
 function reply(res, status, body) {
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });

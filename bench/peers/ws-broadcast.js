@@ -20,6 +20,8 @@
 // Prints "listening HOST:PORT pid PID" on stdout once ready.
 'use strict';
 
+const { parseServerOptions } = require('./lib/options');
+
 const http = require('http');
 const path = require('path');
 // Resolve `ws` from the repository's node_modules wherever we are started from.
@@ -27,30 +29,7 @@ const { WebSocketServer } = require(require.resolve('ws', { paths: [path.join(__
 
 const MAX_BODY = 1024 * 1024;
 
-function parseArgs(argv) {
-  const opts = { host: '127.0.0.1', port: 0 };
-  for (let i = 0; i < argv.length; i++) {
-    const [key, inline] = argv[i].split('=', 2);
-    const value = inline !== undefined ? inline : argv[++i];
-    if (value === undefined) throw new Error(`missing value for ${key}`);
-    if (key === '--host') opts.host = value;
-    else if (key === '--port') opts.port = Number(value);
-    else throw new Error(`unknown option ${key}`);
-  }
-  if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new Error('bad --port');
-  // Same rule as the load generator: this peer only ever listens on loopback.
-  if (!/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(opts.host)) throw new Error('--host must be a loopback address');
-  return opts;
-}
-
-let opts;
-try {
-  opts = parseArgs(process.argv.slice(2));
-} catch (e) {
-  console.error(`ws-broadcast: ${e.message}`);
-  console.error('usage: node bench/peers/ws-broadcast.js --port PORT [--host 127.0.0.1]');
-  process.exit(2);
-}
+const opts = parseServerOptions('ws-broadcast', 'node bench/peers/ws-broadcast.js --port PORT [--host 127.0.0.1]');
 
 /** channel name -> Set of WebSocket */
 const channels = new Map();

@@ -8,35 +8,13 @@
 // Prints "listening HOST:PORT pid PID" on stdout once ready.
 'use strict';
 
+const { parseServerOptions } = require('./lib/options');
+
 const path = require('path');
 // Resolve `ws` from the repository's node_modules wherever we are started from.
 const { WebSocketServer } = require(require.resolve('ws', { paths: [path.join(__dirname, '..', '..'), __dirname] }));
 
-function parseArgs(argv) {
-  const opts = { host: '127.0.0.1', port: 0, path: '/echo' };
-  for (let i = 0; i < argv.length; i++) {
-    const [key, inline] = argv[i].split('=', 2);
-    const value = inline !== undefined ? inline : argv[++i];
-    if (value === undefined) throw new Error(`missing value for ${key}`);
-    if (key === '--host') opts.host = value;
-    else if (key === '--port') opts.port = Number(value);
-    else if (key === '--path') opts.path = value;
-    else throw new Error(`unknown option ${key}`);
-  }
-  if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new Error('bad --port');
-  // Same rule as the load generator: this peer only ever listens on loopback.
-  if (!/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(opts.host)) throw new Error('--host must be a loopback address');
-  return opts;
-}
-
-let opts;
-try {
-  opts = parseArgs(process.argv.slice(2));
-} catch (e) {
-  console.error(`ws-echo: ${e.message}`);
-  console.error('usage: node bench/peers/ws-echo.js --port PORT [--host 127.0.0.1] [--path /echo]');
-  process.exit(2);
-}
+const opts = parseServerOptions('ws-echo', 'node bench/peers/ws-echo.js --port PORT [--host 127.0.0.1] [--path /echo]', { path: '/echo' });
 
 const wss = new WebSocketServer({
   host: opts.host,
