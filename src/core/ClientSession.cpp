@@ -513,13 +513,28 @@ void ClientSession::handlePublish(const Command& cmd, std::string& out) {
       [&](const broker::PublishResult&) { protocol::writeEmptyReply(out, cmd.id, Method::Publish); });
 }
 
-void ClientSession::handlePresence(const Command& cmd, std::string& out) {
-  if (cmd.channel.empty()) return disconnect(dis::kBadRequest);
+// The common gate of presence, presence_stats and history: a channel name,
+// a valid one, and the namespace's permission. False when it already answered.
+bool ClientSession::allowRead(const Command& cmd, auth::Action action, std::string& out) {
+  if (cmd.channel.empty()) {
+    disconnect(dis::kBadRequest);
+    return false;
+  }
   const auto& rules = node_.rules();
-  if (auto e = rules.checkName(cmd.channel)) return protocol::writeError(out, cmd.id, *e);
+  if (auto e = rules.checkName(cmd.channel)) {
+    protocol::writeError(out, cmd.id, *e);
+    return false;
+  }
   bool subscribed = findSubscription(cmd.channel) != nullptr;
-  if (auto e = rules.check(auth::Action::Presence, cmd.channel, auth::Requester{user_, subscribed, false}))
-    return protocol::writeError(out, cmd.id, *e);
+  if (auto e = rules.check(action, cmd.channel, auth::Requester{user_, subscribed, false})) {
+    protocol::writeError(out, cmd.id, *e);
+    return false;
+  }
+  return true;
+}
+
+void ClientSession::handlePresence(const Command& cmd, std::string& out) {
+  if (!allowRead(cmd, auth::Action::Presence, out)) return;
   using Map = std::unordered_map<std::string, protocol::ClientInfo>;
   brokerCall<Map>(
       out, cmd.id, [&](auto cb) { node_.broker().presence(cmd.channel, std::move(cb)); },
@@ -527,12 +542,7 @@ void ClientSession::handlePresence(const Command& cmd, std::string& out) {
 }
 
 void ClientSession::handlePresenceStats(const Command& cmd, std::string& out) {
-  if (cmd.channel.empty()) return disconnect(dis::kBadRequest);
-  const auto& rules = node_.rules();
-  if (auto e = rules.checkName(cmd.channel)) return protocol::writeError(out, cmd.id, *e);
-  bool subscribed = findSubscription(cmd.channel) != nullptr;
-  if (auto e = rules.check(auth::Action::Presence, cmd.channel, auth::Requester{user_, subscribed, false}))
-    return protocol::writeError(out, cmd.id, *e);
+  if (!allowRead(cmd, auth::Action::Presence, out)) return;
   brokerCall<broker::PresenceStats>(
       out, cmd.id, [&](auto cb) { node_.broker().presenceStats(cmd.channel, std::move(cb)); },
       [&](const broker::PresenceStats& s) {
@@ -541,13 +551,8 @@ void ClientSession::handlePresenceStats(const Command& cmd, std::string& out) {
 }
 
 void ClientSession::handleHistory(const Command& cmd, std::string& out) {
-  if (cmd.channel.empty()) return disconnect(dis::kBadRequest);
-  const auto& rules = node_.rules();
-  if (auto e = rules.checkName(cmd.channel)) return protocol::writeError(out, cmd.id, *e);
-  bool subscribed = findSubscription(cmd.channel) != nullptr;
-  if (auto e = rules.check(auth::Action::History, cmd.channel, auth::Requester{user_, subscribed, false}))
-    return protocol::writeError(out, cmd.id, *e);
-  const config::ChannelOptions* opts = rules.options(cmd.channel);
+  if (!allowRead(cmd, auth::Action::History, out)) return;
+  const config::ChannelOptions* opts = node_.rules().options(cmd.channel);
   int maxLimit = node_.config().client.history_max_publications;
   broker::HistoryRequest req;
   req.since = cmd.since;

@@ -98,6 +98,7 @@ class ClientSession final : public Subscriber, public SessionLink, private net::
   void handleHistory(const protocol::Command& cmd, std::string& out);
   void handleRefresh(const protocol::Command& cmd, std::string& out);
   void handleSubRefresh(const protocol::Command& cmd, std::string& out);
+  bool allowRead(const protocol::Command& cmd, auth::Action action, std::string& out);
 
   // Subscribes (after permission checks) and fills `result`; false with
   // `err` set when the subscription could not be made. `serverSide` skips
