@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "config/Config.h"
 #include "config/Registry.h"
 
@@ -126,8 +128,10 @@ void expectDefaults(const Config& c) {
   EXPECT_EQ(c.broker.history_meta_ttl, 24h);
 }
 
+// ctest runs each test in its own process, two at a time: the pid keeps their
+// files apart.
 std::string writeTempFile(const std::string& name, std::string_view text) {
-  std::string path = testing::TempDir() + name;
+  std::string path = testing::TempDir() + std::to_string(::getpid()) + "-" + name;
   std::ofstream f(path);
   f << text;
   return path;
@@ -277,7 +281,7 @@ TEST(Config, TlsBothTogether) {
 // ---- files -----------------------------------------------------------------
 
 TEST(Config, LoadsFromFile) {
-  std::string path = testing::TempDir() + "switchboard_config_test.toml";
+  std::string path = testing::TempDir() + std::to_string(::getpid()) + "-switchboard_config_test.toml";
   {
     std::ofstream f(path);
     f << "[server]\nlisten = \"127.0.0.1:0\"\n";
@@ -317,7 +321,7 @@ TEST(Config, MalformedTomlNamesLine) {
 }
 
 TEST(Config, MalformedTomlFileNamesFileAndLine) {
-  std::string path = testing::TempDir() + "switchboard_config_bad.toml";
+  std::string path = testing::TempDir() + std::to_string(::getpid()) + "-switchboard_config_bad.toml";
   {
     std::ofstream f(path);
     f << "# comment\n[server]\nlisten = 0.0.0.0:8000\n";
