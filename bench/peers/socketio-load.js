@@ -40,7 +40,8 @@ const HELP = {
   fanout: `usage: socketio-load.js fanout --url http://127.0.0.1:PORT --publish-url URL-with-{channel} [options]
   --subscribers N (1000)  --rate R[,R2..] (100)  --duration D (10s)  --warmup D (2s)  --drain D (5s)
   --size BYTES (100)  --channel NAME (bench)  --channels K (0: each subscriber also on c<i mod K>,
-  publications round-robin over c0..c<K-1> and the shared channel)  --processes P (auto)
+  publications round-robin over c0..c<K-1> and the shared channel)  --shared-every S (0: with --channels,
+  every S-th publication to the shared channel, the rest round-robin over c0..c<K-1>)  --processes P (auto)
   --per-process N (2500)  --connect-rate N/s (1000)  --api-connections N (8)  --server-pid PID  --timeout D`,
   'connect-rate': `usage: socketio-load.js connect-rate --url http://127.0.0.1:PORT [options]
   --start R (500)  --step R (500) | --factor F  --max R (10000)  --step-duration D (3s)  --hold N (5000)
@@ -96,7 +97,7 @@ function parseArgs(mode, argv) {
   if (o.help) return o;
   const known = {
     idle: ['url', 'connections', 'server-pid', 'hold', 'connect-rate', 'channel', 'processes', 'per-process', 'timeout'],
-    fanout: ['url', 'publish-url', 'subscribers', 'rate', 'duration', 'warmup', 'drain', 'size', 'channel', 'channels',
+    fanout: ['url', 'publish-url', 'subscribers', 'rate', 'duration', 'warmup', 'drain', 'size', 'channel', 'channels', 'shared-every',
       'processes', 'per-process', 'connect-rate', 'api-connections', 'server-pid', 'timeout'],
     'connect-rate': ['url', 'start', 'step', 'factor', 'max', 'step-duration', 'hold', 'slow', 'connect-timeout',
       'channel', 'processes', 'server-pid', 'timeout'],
@@ -463,9 +464,10 @@ async function runIdle(o) {
 // Posts publications at `rate`/s over keep-alive connections; counts the
 // acknowledged ones stamped inside the window, per target channel.
 class Publisher {
-  constructor(urlTemplate, targets, size, connections) {
+  constructor(urlTemplate, targets, size, connections, sharedEvery) {
     this.urlTemplate = urlTemplate;
     this.targets = targets;
+    this.sharedEvery = sharedEvery;  // > 0: every n-th to the last target, the rest round-robin over the others
     this.size = size;
     this.agent = new http.Agent({ keepAlive: true, maxSockets: connections });
     this.seq = 0;
@@ -490,9 +492,15 @@ class Publisher {
       tick();
     });
   }
+  target(seq) {
+    const n = this.targets.length;
+    if (!this.sharedEvery || n === 1) return (seq - 1) % n;
+    if (seq % this.sharedEvery === 0) return n - 1;
+    return ((seq - 1) - Math.floor((seq - 1) / this.sharedEvery)) % (n - 1);
+  }
   publish(t0, winStart, winEnd) {
     const seq = ++this.seq;
-    const target = (seq - 1) % this.targets.length;
+    const target = this.target(seq);
     const ts = now();
     const head = `{"ts":${ts},"seq":${seq},"pad":"`;
     const body = head + 'x'.repeat(Math.max(0, this.size - head.length - 2)) + '"}';
@@ -533,6 +541,8 @@ async function runFanout(o) {
   const size = parseCount(o.size || '100', 'size');
   const channel = o.channel || 'bench';
   const K = parseCount(o.channels || '0', 'channels');
+  const sharedEvery = parseCount(o['shared-every'] || '0', 'shared-every');
+  if (sharedEvery && !K) throw new Error('--shared-every needs --channels K');
   const rate0 = parseCount(o['connect-rate'] || '1000', 'connect-rate');
   const pid = o['server-pid'] ? Number(o['server-pid']) : null;
   if (!o['publish-url']) throw new Error("--publish-url is required (e.g. 'http://127.0.0.1:PORT/pub?channel={channel}')");
@@ -544,7 +554,8 @@ async function runFanout(o) {
   console.log(`fanout: ${total} Socket.IO subscribers (websocket transport) on '${channel}'` +
     (K ? ` and their own of ${K} channels c<i mod K>` : '') + ` over ${nproc} process(es), ${o.url}; ` +
     `publishing ${rates.join(',')} pub/s of ${size} B to ${o['publish-url']}` +
-    (K ? ', round-robin over the K channels and the shared one' : '') +
+    (!K ? '' : sharedEvery ? `, every ${sharedEvery}th to the shared one, the rest round-robin over the K channels`
+      : ', round-robin over the K channels and the shared one') +
     `; each step ${warmup}s warm-up + ${duration}s window (+ up to ${drain}s drain)`);
   let first = 0;
   const children = spawnChildren(nproc, (c) => {
@@ -572,7 +583,7 @@ async function runFanout(o) {
   const err = children.map((s) => s.error).filter(Boolean)[0];
   if (err) console.error(`first failure: ${err}`);
   const serverRss = pid ? readRssKb(pid) : null;
-  const pub = new Publisher(o['publish-url'], targets, size, parseCount(o['api-connections'] || '8', 'api-connections'));
+  const pub = new Publisher(o['publish-url'], targets, size, parseCount(o['api-connections'] || '8', 'api-connections'), sharedEvery);
   let steps = 0;
   let code = subscribed === 0 ? 1 : 0;
   for (const rate of subscribed > 0 ? rates : []) {

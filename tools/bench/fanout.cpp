@@ -65,6 +65,8 @@ constexpr const char* kFanoutHelp =
     "                                 filled in (any 2xx answer is success)\n"
     "  --channels K                   every subscriber also subscribes to its own channel c<i mod K>;\n"
     "                                 publications go round-robin over c0..c<K-1> and --channel (default 0)\n"
+    "  --shared-every S               with --channels: every S-th publication to --channel, the others\n"
+    "                                 round-robin over c0..c<K-1> (default 0: plain round-robin)\n"
     "  --subscribers N                subscriber connections (default 1000)\n"
     "  --rate R[,R2,...]              publications per second, one step per value (default 100)\n"
     "  --duration D                   measured window per step (default 10s)\n"
@@ -536,7 +538,7 @@ int run_fanout(std::span<char* const> argv) {
       {"processes", true},    {"api-connections", true}, {"pipeline", true},      {"server-pid", true},
       {"connect-rate", true}, {"max-inflight", true},  {"retries", true},         {"connect-timeout", true},
       {"timeout", true},      {"header", true, true},  {"subprotocol", true},     {"quiet", false},
-      {"help", false},        {"protocol", true},      {"publish-url", true},     {"channels", true},
+      {"help", false},        {"protocol", true},      {"publish-url", true},     {"channels", true},      {"shared-every", true},
   };
   Args a("fanout", argv, kOpts);
   if (a.has("help")) {
@@ -573,6 +575,8 @@ int run_fanout(std::span<char* const> argv) {
   }
   for (uint32_t j = 0; j < channels; ++j) pub_opts.channels.push_back(per_connection_channel(j));
   pub_opts.channels.push_back(channel);
+  pub_opts.shared_every = uint32_t(a.u64("shared-every", 0, 0, 1'000'000));
+  if (pub_opts.shared_every > 0 && channels == 0) throw UsageError("--shared-every needs --channels K");
   pub_opts.size = a.size("size", 100, kMinPublicationSize, 512 * 1024);
   pub_opts.connections = uint32_t(a.u64("api-connections", 1, 1, 64));
   pub_opts.pipeline = uint32_t(a.u64("pipeline", 128, 1, 4096));
@@ -614,7 +618,11 @@ int run_fanout(std::span<char* const> argv) {
               channels ? (" and their own of " + std::to_string(channels) + " channels c<i mod K>").c_str() : "", nproc,
               base.url.text.c_str(), rates_text.c_str(), pub_opts.size, pub_opts.api.text.c_str(),
               pub_opts.plain ? "" : "/api/publish", pub_opts.connections, pub_opts.pipeline,
-              channels ? ", round-robin over the K channels and the shared one" : "", format_duration(warmup).c_str(),
+              !channels                 ? ""
+              : pub_opts.shared_every ? (", every " + std::to_string(pub_opts.shared_every) +
+                                         "th to the shared one, the rest round-robin over the K channels").c_str()
+                                      : ", round-robin over the K channels and the shared one",
+              format_duration(warmup).c_str(),
               format_duration(duration).c_str(), format_duration(drain).c_str());
   std::fflush(stdout);
   std::fflush(stderr);

@@ -4,7 +4,9 @@
 // `X-API-Key`, body {"channel":…,"data":…}), or, for servers without one,
 // as `POST <publish URL with {channel} filled in>` whose body is the data
 // itself. Publications go round-robin over the target channels (publication
-// n, counted from 1, to channels[(n - 1) mod size]). Every publication's data
+// n, counted from 1, to channels[(n - 1) mod size]), or with shared_every = S
+// every S-th to the last channel (the shared one) and the others round-robin
+// over the rest. Every publication's data
 // is exactly `size` bytes of JSON that starts with its publish time and
 // sequence number:
 //
@@ -31,6 +33,7 @@ struct PublisherOptions {
   bool plain = false;       // POST the data to api.path with {channel} replaced; any 2xx is success
   std::string api_key;      // API mode only
   std::vector<std::string> channels;  // targets, round-robin
+  uint32_t shared_every = 0;  // > 0: every n-th publication to channels.back(), the rest over the others
   size_t size = 100;        // bytes of the published JSON data
   uint32_t connections = 1;
   uint32_t pipeline = 128;  // requests in flight per connection
@@ -91,6 +94,7 @@ class Publisher {
   // connection had to be closed.
   bool parse_responses(ApiConn& c);
   void write_publication(ApiConn& c, int64_t now);
+  uint32_t target_channel(uint64_t seq) const;  // index into opts_.channels of publication seq (from 1)
   void note_error(const std::string& why);
 
   PublisherOptions opts_;
