@@ -39,6 +39,7 @@ const HELP = {
   --per-process N (2500)  --timeout D`,
   fanout: `usage: socketio-load.js fanout --url http://127.0.0.1:PORT --publish-url URL-with-{channel} [options]
   --subscribers N (1000)  --rate R[,R2..] (100)  --duration D (10s)  --warmup D (2s)  --drain D (5s)
+  --stop-unsustained (end the ladder at the first step under 95 % accepted, 99 % received or p99 over 2 s)
   --size BYTES (100)  --channel NAME (bench)  --channels K (0: each subscriber also on c<i mod K>,
   publications round-robin over c0..c<K-1> and the shared channel)  --shared-every S (0: with --channels,
   every S-th publication to the shared channel, the rest round-robin over c0..c<K-1>)  --processes P (auto)
@@ -83,8 +84,8 @@ function parseArgs(mode, argv) {
       o.help = true;
       continue;
     }
-    if (arg === '--quiet') {
-      o.quiet = true;
+    if (arg === '--quiet' || arg === '--stop-unsustained') {
+      o[arg.slice(2)] = true;
       continue;
     }
     if (!arg.startsWith('--')) throw new Error(`unexpected argument ${arg}`);
@@ -102,7 +103,7 @@ function parseArgs(mode, argv) {
     'connect-rate': ['url', 'start', 'step', 'factor', 'max', 'step-duration', 'hold', 'slow', 'connect-timeout',
       'channel', 'processes', 'server-pid', 'timeout'],
   }[mode];
-  for (const k of Object.keys(o)) if (!known.includes(k) && k !== 'quiet') throw new Error(`unknown option --${k} for ${mode}`);
+  for (const k of Object.keys(o)) if (!known.includes(k) && k !== 'quiet' && !(k === 'stop-unsustained' && mode === 'fanout')) throw new Error(`unknown option --${k} for ${mode}`);
   if (!o.url) throw new Error('--url is required (http://127.0.0.1:PORT of the Socket.IO server)');
   checkLoopback(o.url, 'url');
   if (o['publish-url']) checkLoopback(o['publish-url'].replace(/\{channel\}/g, 'x'), 'publish-url');
@@ -672,6 +673,12 @@ async function runFanout(o) {
       `p999_us=${us(quantile(hist, 0.999))} max_us=${us(hist.max)} client_cpu_max_pct=${Math.round(clientMax)} ` +
       `publisher_cpu_pct=${pubCpu} server_cpu_pct=${serverCpu} client_saturated=${saturated} api_errors=${apiErrors} ` +
       `server_rss_kb=${serverRss ?? 'na'}`);
+    const sustained = published >= 0.95 * rate * duration && expected > 0 && received / expected >= 0.99 &&
+      quantile(hist, 0.99) <= 2e9;
+    if (o['stop-unsustained'] && !sustained && rate !== rates[rates.length - 1]) {
+      console.log(`stopping the ladder: ${rate} pub/s was not sustained (--stop-unsustained)`);
+      break;
+    }
   }
   await stopChildren(children);
   console.log(`RESULT fanout-summary protocol=socketio channels=${K} subscribers=${total} subscribed=${subscribed} ` +

@@ -83,8 +83,9 @@ void Server::start() {
 
   // Channel rules and token keys are parsed here: a bad one stops the start
   // with a ConfigError naming the key.
-  auto broker = std::make_unique<broker::MemoryBroker>(broker::MemoryBrokerOptions{
-      .historyMetaTtl = cfg_.broker.history_meta_ttl});
+  broker::MemoryBrokerOptions brokerOptions;
+  brokerOptions.historyMetaTtl = cfg_.broker.history_meta_ttl;
+  auto broker = std::make_unique<broker::MemoryBroker>(brokerOptions);
   memoryBroker_ = broker.get();
   node_ = std::make_unique<core::Node>(cfg_, std::move(broker), size_t(workers));
   if (!node_->tokens().enabled() && !cfg_.client.allow_anonymous)

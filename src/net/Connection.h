@@ -68,6 +68,9 @@ class Connection final : public IoHandler, public Flushable, private TimerNode {
   bool isClosed() const { return state_ == State::Closed; }
   bool isTls() const { return ssl_ != nullptr; }
   size_t queuedBytes() const { return out_.bytes(); }
+  // Gives back the write queue's spare array if the queue is empty (for an
+  // owner that knows the connection has gone quiet).
+  void trimWriteQueue() { out_.trim(); }
   Worker& worker() const { return worker_; }
   EventLoop& loop() const;
   int fd() const { return fd_; }

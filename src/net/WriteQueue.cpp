@@ -46,11 +46,22 @@ void WriteQueue::consume(size_t n) {
     }
   }
   if (head_ == chunks_.size()) {
+    // The burst just sent used chunks_.size() entries. Keep an array the
+    // bursts fill (regrowing it every loop turn was malloc/free per turn per
+    // subscriber under steady fan-out); give back one a burst used less than
+    // a quarter of, so one spike does not pin memory.
+    const size_t used = chunks_.size();
     chunks_.clear();
     head_ = 0;
-    // A burst may have grown the array; give large ones back so a connection
-    // that was busy once does not keep the memory while idle.
-    if (chunks_.capacity() > 16) chunks_.shrink_to_fit();
+    if (chunks_.capacity() > kRetained && used * 4 < chunks_.capacity()) chunks_.shrink_to_fit();
+  }
+}
+
+void WriteQueue::trim() {
+  if (empty() && chunks_.capacity() > kRetained) {
+    chunks_.clear();
+    chunks_.shrink_to_fit();
+    head_ = 0;
   }
 }
 

@@ -79,6 +79,7 @@ void WebSocketConnection::onClosed(uint16_t code, std::string_view reason) {
 }
 
 void WebSocketConnection::onTimer(net::Connection& c) {
+  c.trimWriteQueue();  // at least once per idle period: a quiet connection keeps no spare array
   if (proto_.closing()) {
     c.close();  // the peer never answered our close frame
     return;

@@ -4,33 +4,10 @@
 // event is being delivered.
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
-
 #include "core/ClientSession.h"
 #include "core/Hub.h"
 #include "net/EventLoop.h"
-
-// Counts allocations made by this thread while counting is on. Replacing the
-// global operator new is the only way to see every allocation the hub makes.
-namespace {
-thread_local bool gCounting = false;
-thread_local size_t gAllocations = 0;
-}  // namespace
-
-void* operator new(size_t n) {
-  if (gCounting) ++gAllocations;
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void* operator new(size_t n, const std::nothrow_t&) noexcept {
-  if (gCounting) ++gAllocations;
-  return std::malloc(n ? n : 1);
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
+#include "../support/AllocationCounter.h"
 
 namespace sb::core {
 namespace {
@@ -158,13 +135,11 @@ TEST_F(HubTest, NoAllocationPerDelivery) {
     for (int i = 0; i < subscribers; ++i) add("bench");
     publish("bench", "{\"warm\":true}");  // first use sizes the worker's buffers
     runPosted(loop0);
-    gAllocations = 0;
-    gCounting = true;
+    test::AllocationCounter::start();
     publish("bench", "{\"payload\":\"0123456789012345678901234567890123456789\"}");
     runPosted(loop0);
-    gCounting = false;
+    size_t n = test::AllocationCounter::stop();
     for (auto& s : subs) EXPECT_EQ(s->delivered, 2u);
-    size_t n = gAllocations;
     for (auto& s : subs) hub.remove(0, s->channel, s->slot);
     return n;
   };

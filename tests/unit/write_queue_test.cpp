@@ -3,6 +3,7 @@
 #include <string>
 
 #include "net/WriteQueue.h"
+#include "../support/AllocationCounter.h"
 
 using sb::net::SharedBuffer;
 using sb::net::WriteQueue;
@@ -66,4 +67,50 @@ TEST(WriteQueue, ClearReleasesReferences) {
     EXPECT_EQ(buf->refCount(), 2u);  // a fully written chunk lets go at once
   }
   EXPECT_EQ(buf->refCount(), 1u);  // the destructor released the rest
+}
+
+// Steady fan-out pushes a burst of publications to a subscriber every loop
+// turn and sends it all: after the first burst that must not allocate (it used
+// to regrow the array from nothing on every turn).
+TEST(WriteQueue, SteadyBurstsDoNotAllocate) {
+  auto buf = SharedBuffer::copyOf("0123456789");
+  WriteQueue q;
+  auto burst = [&](int n) {  // queue n, then send it all the way the flusher does
+    for (int i = 0; i < n; ++i) q.push(buf, 0, buf->size());
+    size_t sent = 0;
+    while (!q.empty()) {
+      struct iovec iov[8];
+      int k = q.gather(iov, 8);
+      size_t bytes = 0;
+      for (int j = 0; j < k; ++j) bytes += iov[j].iov_len;
+      q.consume(bytes);
+      sent += bytes;
+    }
+    EXPECT_EQ(sent, size_t(n) * 10);
+  };
+  burst(20);  // sizes the array
+  sb::test::AllocationCounter::start();
+  for (int turn = 0; turn < 100; ++turn) burst(20);
+  EXPECT_EQ(sb::test::AllocationCounter::stop(), 0u);
+  EXPECT_GE(q.capacity(), 20u);
+
+  // A burst using under a quarter of a large array gives it back…
+  for (int i = 0; i < 200; ++i) q.push(buf, 0, buf->size());
+  drain(q, 1 << 20);
+  EXPECT_GE(q.capacity(), 200u);
+  burst(3);
+  EXPECT_LE(q.capacity(), WriteQueue::kRetained);
+
+  // …and trim() gives back a large one when the connection goes quiet, but
+  // never while bytes are queued.
+  burst(40);
+  EXPECT_GE(q.capacity(), 40u);
+  q.push(buf, 0, buf->size());
+  q.trim();
+  EXPECT_GE(q.capacity(), 40u);
+  drain(q, 1 << 20);
+  q.trim();
+  EXPECT_EQ(q.capacity(), 0u);
+  burst(2);
+  EXPECT_EQ(drain(q, 1 << 20), "");
 }

@@ -87,6 +87,9 @@ constexpr const char* kFanoutHelp =
     "  --connect-timeout D            per attempt, connect + handshake (default 10s)\n"
     "  --timeout D                    hard deadline for the whole run (default: derived)\n"
     "  --header 'Name: value'         extra upgrade request header (repeatable)\n"
+    "  --stop-unsustained             end the rate ladder after the first step not sustained: under 95 %\n"
+    "                                 of the asked publications accepted, under 99 % of the expected\n"
+    "                                 deliveries received, or p99 over 2 s (bench/run-peers' test)\n"
     "  --quiet                        no progress line\n";
 
 constexpr double kSaturatedCpuPct = 90.0;
@@ -537,7 +540,7 @@ int run_fanout(std::span<char* const> argv) {
       {"size", true},         {"channel", true},       {"token", true},           {"connections-per-process", true},
       {"processes", true},    {"api-connections", true}, {"pipeline", true},      {"server-pid", true},
       {"connect-rate", true}, {"max-inflight", true},  {"retries", true},         {"connect-timeout", true},
-      {"timeout", true},      {"header", true, true},  {"subprotocol", true},     {"quiet", false},
+      {"timeout", true},      {"header", true, true},  {"subprotocol", true},     {"quiet", false},        {"stop-unsustained", false},
       {"help", false},        {"protocol", true},      {"publish-url", true},     {"channels", true},      {"shared-every", true},
   };
   Args a("fanout", argv, kOpts);
@@ -588,6 +591,7 @@ int run_fanout(std::span<char* const> argv) {
   uint64_t per_process = a.u64("connections-per-process", 18000, 1, 1'000'000);
   uint32_t min_processes = uint32_t(a.u64("processes", 1, 1, 64));
   bool quiet = a.has("quiet");
+  const bool stop_unsustained = a.has("stop-unsustained");
   std::optional<ServerProcesses> server_pid;
   if (auto text = a.str("server-pid")) server_pid = ServerProcesses::parse(*text);
 
@@ -985,7 +989,14 @@ int run_fanout(std::span<char* const> argv) {
       std::fprintf(stderr, "error: the API acknowledged no publication; stopping\n");
       exit_code = kExitFailure;
     }
+    const bool sustained = double(r.published_ok) >= 0.95 * rate * secs && ratio >= 0.99 &&
+                           r.hist.quantile(0.99) <= 2 * kNsPerSec;
     results.push_back(std::move(r));
+    if (stop_unsustained && !sustained && s + 1 < rates.size()) {
+      std::printf("stopping the ladder: %s pub/s was not sustained (--stop-unsustained)\n", fmt_rate(rate).c_str());
+      std::fflush(stdout);
+      break;
+    }
   }
 
   // ---- finish: children close their connections and send final reports ----
