@@ -113,6 +113,7 @@ std::string expected(const KeyDefOf<Target>& def) {
         s += fmt::format(", at least {}", formatDuration(milliseconds{def.min}));
       return s;
     }
+    case Kind::StringList: return "an array of strings";
   }
   return "a value";
 }
@@ -126,6 +127,11 @@ std::string toToml(const KeyDefOf<Target>& def, const Value& v) {
     case Kind::Int:
     case Kind::Size: return std::to_string(std::get<int64_t>(v));
     case Kind::Duration: return quoted(formatDuration(std::get<std::chrono::milliseconds>(v)));
+    case Kind::StringList: {
+      std::string out = "[";
+      for (const auto& item : std::get<std::vector<std::string>>(v)) out += (out.size() > 1 ? ", " : "") + quoted(item);
+      return out + "]";
+    }
   }
   return {};
 }
@@ -191,6 +197,18 @@ Value fromToml(const KeyDefOf<Target>& def, std::string_view name, const toml::n
     case Kind::Duration:
       if (auto s = node.as_string()) return parseDurationFor(name, origin, s->get());
       break;
+    case Kind::StringList:
+      if (auto a = node.as_array()) {
+        std::vector<std::string> items;
+        for (size_t i = 0; i < a->size(); ++i) {
+          const toml::node& item = (*a)[i];
+          auto s = item.as_string();
+          if (!s) fail(name, origin, fmt::format("expected an array of strings, element {} is {}", i, describe(item)));
+          items.push_back(s->get());
+        }
+        return items;
+      }
+      break;
   }
   failExpected(def, name, origin, describe(node));
 }
@@ -222,6 +240,24 @@ Value fromEnv(const KeyDef& def, std::string_view text, const Origin& origin) {
       return n;
     }
     case Kind::Duration: return parseDurationFor(name, origin, text);
+    case Kind::StringList: {
+      // "a, b,c" → {"a", "b", "c"}; "" → {}. An empty item is a typo, not a value.
+      std::vector<std::string> items;
+      if (text.find_first_not_of(" \t") == std::string_view::npos) return items;
+      size_t index = 0;
+      for (std::string_view rest = text;; ++index) {
+        size_t comma = rest.find(',');
+        std::string_view item = rest.substr(0, comma);
+        while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+        while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+        if (item.empty())
+          fail(name, origin, fmt::format("expected comma-separated strings, element {} is empty in {}", index, got));
+        items.emplace_back(item);
+        if (comma == std::string_view::npos) break;
+        rest = rest.substr(comma + 1);
+      }
+      return items;
+    }
   }
   failExpected(def, name, origin, got);
 }
@@ -471,6 +507,7 @@ std::string generateConfig(const Config& cfg) {
       "# SWITCHBOARD_SERVER_LISTEN=127.0.0.1:9000), which wins over this file, except\n"
       "# channel namespaces ([[channel.namespace]]): they are set in this file only.\n"
       "# Durations are strings with a unit: \"500ms\", \"25s\", \"2m\", \"1h\", \"1m30s\".\n"
+      "# Lists are TOML arrays of strings; in the environment, comma-separated.\n"
       "# Sizes are integers in bytes. An unknown key or a bad value is an error.\n";
   for (const auto& section : sections()) {
     out += "\n" + comment(section.doc) + fmt::format("[{}]\n", section.name);

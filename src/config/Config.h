@@ -108,6 +108,9 @@ struct ClientConfig {
   int command_burst = 200;                 // bucket size, >= command_rate
   // Presence entry expiry unless refreshed (at each ping): > ping_interval.
   std::chrono::milliseconds presence_ttl{60000};
+  // Origins of the web pages that may connect (http/OriginPolicy.h); empty =
+  // same origin only.
+  std::vector<std::string> allowed_origins;
 };
 
 struct ApiConfig {

@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "http/OriginPolicy.h"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -20,6 +22,14 @@ namespace {
 // ---- value checks (messages name the problem, never the key) --------------
 
 void checkListen(const Value& v) { parseListen(std::get<std::string>(v)); }
+
+// Each entry on its own, named by its index: the list may be long.
+void checkOrigins(const Value& v) {
+  const auto& items = std::get<std::vector<std::string>>(v);
+  for (size_t i = 0; i < items.size(); ++i)
+    if (std::string problem = http::originPatternProblem(items[i]); !problem.empty())
+      throw ConfigError(fmt::format("element {}: {}", i, problem));
+}
 
 // "expected one of a, b, c, got "x"" unless `s` is one of `allowed`.
 void checkOneOf(std::span<const std::string_view> allowed, const std::string& s) {
@@ -255,6 +265,15 @@ const KeyDef kKeys[] = {
         "How long a client's presence entry in a channel lives unless refreshed. Entries are\n"
         "refreshed at every ping, so it must be longer than ping_interval.")
         .range(kSecond),
+    field<&Config::client, &ClientConfig::allowed_origins>(
+        "client", "allowed_origins",
+        "Web pages (by their Origin) that may open client connections, e.g.\n"
+        "[\"https://example.com\", \"https://*.example.com\"]; '*' in an entry matches any run of\n"
+        "characters, and [\"*\"] allows every page (unsafe: any site could connect with its\n"
+        "visitors' cookies). Empty = only pages served from this server's own host:port.\n"
+        "Clients that are not browsers send no Origin and are never refused. A refused page\n"
+        "gets 403 naming its origin.")
+        .validate(checkOrigins),
 
     // [channel]: max_name_length; the options are lifted from kChannelOptionKeys in allKeys().
     field<&Config::channel, &ChannelConfig::max_name_length>(

@@ -38,11 +38,13 @@ enum class Kind {
   Size,      // bytes (or a count): TOML integer; env: decimal digits; stored in a size_t
   Bool,      // TOML boolean; env: true/false/1/0
   Duration,  // string with units ("25s", "1m30s"); stored in milliseconds
+  StringList,  // TOML array of strings; env: comma-separated, blanks around items trimmed
 };
 
 // A parsed value on its way into the Config: Int and Size use int64_t (what
-// TOML integers are), the rest their own type.
-using Value = std::variant<std::string, int64_t, bool, std::chrono::milliseconds>;
+// TOML integers are), the rest their own type. A StringList key's check
+// receives the whole list; it names the bad element in its message.
+using Value = std::variant<std::string, int64_t, bool, std::chrono::milliseconds, std::vector<std::string>>;
 
 // One key whose field lives in a Target: the Config itself for ordinary
 // sections, the element type for the keys of an array section, or a nested
@@ -143,6 +145,7 @@ constexpr Kind kindOf() {
   else if constexpr (std::is_same_v<T, int>) return Kind::Int;
   else if constexpr (std::is_same_v<T, size_t>) return Kind::Size;
   else if constexpr (std::is_same_v<T, std::chrono::milliseconds>) return Kind::Duration;
+  else if constexpr (std::is_same_v<T, std::vector<std::string>>) return Kind::StringList;
   else static_assert(!sizeof(T), "unsupported configuration field type");
 }
 

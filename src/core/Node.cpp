@@ -22,6 +22,7 @@ Node::Node(const config::Config& cfg, std::unique_ptr<broker::Broker> broker, si
     : cfg_(cfg),
       rules_(cfg_.channel),
       tokens_(cfg_.client),
+      origins_(cfg_.client.allowed_origins),
       broker_(std::move(broker)),
       hub_(*broker_, workers),
       id_(randomNodeId()),

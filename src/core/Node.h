@@ -14,6 +14,7 @@
 #include "broker/Broker.h"
 #include "config/Config.h"
 #include "core/Hub.h"
+#include "http/OriginPolicy.h"
 
 namespace sb::core {
 
@@ -43,6 +44,8 @@ class Node {
   const config::Config& config() const { return cfg_; }
   const auth::ChannelRules& rules() const { return rules_; }
   const auth::TokenVerifier& tokens() const { return tokens_; }
+  // client.allowed_origins: every transport a browser can open checks it.
+  const http::OriginPolicy& origins() const { return origins_; }
   broker::Broker& broker() { return *broker_; }
   Hub& hub() { return hub_; }
   SessionStats& stats() { return stats_; }
@@ -78,6 +81,7 @@ class Node {
   config::Config cfg_;
   auth::ChannelRules rules_;
   auth::TokenVerifier tokens_;
+  http::OriginPolicy origins_;
   std::unique_ptr<broker::Broker> broker_;
   Hub hub_;
   SessionStats stats_;

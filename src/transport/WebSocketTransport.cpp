@@ -40,6 +40,7 @@ net::EventLoop& WebSocketTransport::loop() { return ws_->connection().loop(); }
 size_t WebSocketTransport::workerIndex() const { return size_t(ws_->connection().worker().index()); }
 
 void acceptClientWebSocket(http::HttpContext& ctx, const ws::WebSocketOptions& opts, core::Node& node) {
+  if (!node.origins().admit(ctx)) return;  // 403 for a page client.allowed_origins does not allow
   ws::acceptWebSocket(ctx, opts, std::make_unique<WebSocketTransport>(node));
 }
 

@@ -85,22 +85,24 @@ test('centrifuge SDK in Chromium', { skip }, async (t) => {
   assert.ok(bundle.length > 10000, 'the SDK was bundled');
   assert.doesNotMatch(bundle, /require\(["']ws["']\)/, 'no Node WebSocket in the browser bundle');
 
-  // Cleanups run in reverse: page client, page server, browser, switchboard.
+  // Cleanups run in reverse: page client, browser, switchboard, page server.
   const defer = cleanupStack(t);
-  const srv = await startCentrifugo({ namespaces: NAMESPACES });
-  defer(() => srv.stop());
-  const browser = await launch();
-  defer(() => browser.close());
-
   // The page and the bundle come from a tiny loopback HTTP server of the
   // test's own (Chromium's local-network-access checks block a page that was
   // not fetched from a local address from opening ws://127.0.0.1).
   const pageServer = await servePage(bundle);
   defer(() => new Promise((resolve) => { pageServer.closeAllConnections(); pageServer.close(resolve); }));
+  // The page is another origin than switchboard's port: allow it by name.
+  const pageOrigin = `http://127.0.0.1:${pageServer.address().port}`;
+  const srv = await startCentrifugo({ namespaces: NAMESPACES, env: { SWITCHBOARD_CLIENT_ALLOWED_ORIGINS: pageOrigin } });
+  defer(() => srv.stop());
+  const browser = await launch();
+  defer(() => browser.close());
+
   const page = await browser.newPage();
   const pageErrors = [];
   page.on('pageerror', (e) => pageErrors.push(String(e)));
-  await page.goto(`http://127.0.0.1:${pageServer.address().port}/`);
+  await page.goto(`${pageOrigin}/`);
   await page.waitForFunction(() => window.sbCentrifuge !== undefined, null, { timeout: 5000 });
   assert.equal(await page.evaluate(() => window.sbCentrifuge.nativeWebSocket), true);
   defer(() => page.evaluate(() => window.sbCentrifuge.disconnect()).catch(() => {}));

@@ -120,6 +120,7 @@ void expectDefaults(const Config& c) {
   EXPECT_EQ(c.client.command_rate, 100);
   EXPECT_EQ(c.client.command_burst, 200);
   EXPECT_EQ(c.client.presence_ttl, 60s);
+  EXPECT_TRUE(c.client.allowed_origins.empty());
   EXPECT_EQ(c.channel.max_name_length, 255u);
   expectClosed(c.channel.options);
   EXPECT_TRUE(c.channel.namespaces.empty());
@@ -580,8 +581,8 @@ TEST(Registry, IsConsistent) {
     EXPECT_EQ(sb::config::findKey(k.section, k.key), &k);
   }
   EXPECT_TRUE(envNames.count("SWITCHBOARD_WEBSOCKET_MAX_MESSAGE_SIZE"));
-  // 16 server/websocket/debug/log + 16 client + max_name_length + 22 channel options + 1 api + 2 broker.
-  EXPECT_EQ(names.size(), 58u);
+  // 16 server/websocket/debug/log + 17 client + max_name_length + 22 channel options + 1 api + 2 broker.
+  EXPECT_EQ(names.size(), 59u);
 }
 
 TEST(Registry, EnvCoversEveryKey) {
@@ -594,6 +595,8 @@ TEST(Registry, EnvCoversEveryKey) {
     if (auto* s = std::get_if<std::string>(&v)) text = *s;
     else if (auto* n = std::get_if<int64_t>(&v)) text = std::to_string(*n);
     else if (auto* b = std::get_if<bool>(&v)) text = *b ? "true" : "false";
+    else if (auto* list = std::get_if<std::vector<std::string>>(&v))
+      for (const auto& item : *list) text += (text.empty() ? "" : ",") + item;
     else text = sb::config::formatDuration(std::get<std::chrono::milliseconds>(v));
     vars.push_back(k.envName() + "=" + text);
   }
@@ -624,6 +627,7 @@ history_max_publications = 12
 command_rate = 5
 command_burst = 5
 presence_ttl = "11s"
+allowed_origins = ["https://example.com", "https://*.example.org"]
 
 [channel]
 max_name_length = 1024
@@ -674,6 +678,7 @@ history_meta_ttl = "1h"
   EXPECT_EQ(c.client.command_rate, 5);
   EXPECT_EQ(c.client.command_burst, 5);
   EXPECT_EQ(c.client.presence_ttl, 11s);
+  EXPECT_EQ(c.client.allowed_origins, (std::vector<std::string>{"https://example.com", "https://*.example.org"}));
 
   const auto& o = c.channel.options;
   EXPECT_EQ(c.channel.max_name_length, 1024u);
@@ -798,6 +803,48 @@ TEST(ConfigSections, StringChecks) {
               HasSubstr("config: api.key: leading or trailing spaces cannot be sent in an HTTP header"));
   EXPECT_THAT(fileError("[api]\nkey = \"a\\nb\"\n"),
               HasSubstr("config: api.key: control characters cannot be sent in an HTTP header"));
+}
+
+// ---- string lists (client.allowed_origins) -------------------------------------
+
+TEST(ConfigStringList, FileTakesAnArrayOfStrings) {
+  EXPECT_TRUE(loadConfigFromString("[client]\nallowed_origins = []\n", nullptr).client.allowed_origins.empty());
+  EXPECT_EQ(loadConfigFromString("[client]\nallowed_origins = [\"*\"]\n", nullptr).client.allowed_origins,
+            std::vector<std::string>{"*"});
+  EXPECT_THAT(fileError("[client]\nallowed_origins = \"https://example.com\"\n"),
+              HasSubstr("config: client.allowed_origins: expected an array of strings, got \"https://example.com\""));
+  EXPECT_THAT(fileError("[client]\nallowed_origins = [\"https://example.com\", 5]\n"),
+              HasSubstr("config: client.allowed_origins: expected an array of strings, element 1 is 5"));
+  EXPECT_THAT(fileErrorWithLines("[client]\nallowed_origins = [\"https://a.example\", \"https://b.example/\"]\n"),
+              HasSubstr("config: client.allowed_origins: element 1: expected \"*\""));
+  EXPECT_THAT(fileErrorWithLines("[client]\nallowed_origins = [\"https://a.example\", \"https://b.example/\"]\n"),
+              HasSubstr("got \"https://b.example/\": an origin has no path, remove the trailing '/' (in "));
+}
+
+TEST(ConfigStringList, EnvIsCommaSeparated) {
+  auto load = [](std::string var) {
+    Env env({std::move(var)});
+    return loadConfigFromString("[client]\nallowed_origins = [\"https://file.example\"]\n", env.get())
+        .client.allowed_origins;
+  };
+  EXPECT_EQ(load("SWITCHBOARD_CLIENT_ALLOWED_ORIGINS=https://a.example, https://*.b.example ,http://c:3000"),
+            (std::vector<std::string>{"https://a.example", "https://*.b.example", "http://c:3000"}));
+  EXPECT_EQ(load("SWITCHBOARD_CLIENT_ALLOWED_ORIGINS=*"), std::vector<std::string>{"*"});
+  EXPECT_TRUE(load("SWITCHBOARD_CLIENT_ALLOWED_ORIGINS=").empty());  // clears the file's list
+  EXPECT_THAT(envError({"SWITCHBOARD_CLIENT_ALLOWED_ORIGINS=https://a.example,,https://b.example"}),
+              HasSubstr("config: client.allowed_origins: expected comma-separated strings, element 1 is empty in "
+                        "\"https://a.example,,https://b.example\" (from SWITCHBOARD_CLIENT_ALLOWED_ORIGINS)"));
+  EXPECT_THAT(envError({"SWITCHBOARD_CLIENT_ALLOWED_ORIGINS=https://a.example,example.com"}),
+              HasSubstr("config: client.allowed_origins: element 1: expected"));
+}
+
+TEST(ConfigStringList, GenConfigPrintsATomlArrayThatLoadsBack) {
+  Config c;
+  c.client.allowed_origins = {"https://example.com", "https://*.example.org", "null"};
+  std::string text = sb::config::generateConfig(c);
+  EXPECT_THAT(text, HasSubstr("\nallowed_origins = [\"https://example.com\", \"https://*.example.org\", \"null\"]\n"));
+  EXPECT_EQ(loadConfigFromString(text, nullptr).client.allowed_origins, c.client.allowed_origins);
+  EXPECT_THAT(sb::config::generateDefaultConfig(), HasSubstr("\nallowed_origins = []\n"));
 }
 
 // ---- checks across keys --------------------------------------------------------
