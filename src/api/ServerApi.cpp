@@ -3,7 +3,13 @@
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -13,6 +19,7 @@
 #include "http/Response.h"
 #include "protocol/Codec.h"
 #include "protocol/Json.h"
+#include "util/Glob.h"
 
 namespace sb::api {
 
@@ -32,16 +39,21 @@ std::string errorBody(uint32_t code, std::string_view message) {
   return "{\"error\":" + errorObject(code, message) + "}";
 }
 
-ApiReply badRequest(std::string_view message) { return {400, errorBody(err::kBadRequest.code, message)}; }
-ApiReply apiError(const protocol::ErrorCode& e, std::string_view detail = {}) {
-  return {200, errorBody(e.code, detail.empty() ? e.message : detail)};
+// What one API command produced: its result object, or an error object and
+// the HTTP status a call of its own answers with. `bare` bodies (batch) are
+// sent as they are instead of wrapped in {"result":...}.
+struct Outcome {
+  int status = 200;
+  bool ok = true;
+  std::string json;
+  bool bare = false;
+};
+
+Outcome badRequest(std::string_view message) { return {400, false, errorObject(err::kBadRequest.code, message)}; }
+Outcome apiError(const protocol::ErrorCode& e, std::string_view detail = {}) {
+  return {200, false, errorObject(e.code, detail.empty() ? e.message : detail)};
 }
-ApiReply result(std::string_view inner) {
-  std::string out = "{\"result\":";
-  out += inner;
-  out += '}';
-  return {200, std::move(out)};
-}
+Outcome result(std::string inner) { return {200, true, std::move(inner)}; }
 
 // The request's members by name (last one wins), or an error message.
 struct Params {
@@ -115,6 +127,91 @@ std::optional<std::vector<std::pair<std::string, std::string>>> tagsParam(const 
   return tags;
 }
 
+// An optional stream position {"offset":N,"epoch":"..."} (null = absent);
+// false with `error` set when malformed.
+bool positionParam(const Params& p, std::string_view key, std::optional<protocol::StreamPosition>& out,
+                   std::string& error) {
+  const json::Member* m = p.find(key);
+  if (!m || m->type == json::Type::Null) return true;
+  if (m->type != json::Type::Object) {
+    error = std::string(key) + " must be {\"offset\":N,\"epoch\":\"...\"}";
+    return false;
+  }
+  protocol::StreamPosition pos;
+  json::ObjectReader r(m->raw);
+  json::Member f;
+  while (r.next(f)) {
+    if (f.key == "offset") {
+      auto v = json::asUint(f.raw);
+      if (!v) {
+        error = std::string(key) + ".offset must be a non-negative integer";
+        return false;
+      }
+      pos.offset = *v;
+    } else if (f.key == "epoch") {
+      auto v = json::asString(f.raw);
+      if (!v) {
+        error = std::string(key) + ".epoch must be a string";
+        return false;
+      }
+      pos.epoch = *v;
+    }
+  }
+  out = pos;
+  return true;
+}
+
+// An optional string member ("" when absent); false with `error` set when
+// present with another type.
+bool optionalString(const Params& p, std::string_view key, std::string& out, std::string& error) {
+  const json::Member* m = p.find(key);
+  if (!m || m->type == json::Type::Null) return true;
+  auto v = json::asString(m->raw);
+  if (!v) {
+    error = std::string(key) + " must be a string";
+    return false;
+  }
+  out = std::move(*v);
+  return true;
+}
+
+// An optional JSON value of any type, compacted ("" when absent or null).
+bool optionalJson(const Params& p, std::string_view key, std::string& out, std::string& error) {
+  const json::Member* m = p.find(key);
+  if (!m || m->type == json::Type::Null) return true;
+  if (!json::compact(m->raw, out, &error)) {
+    error = std::string(key) + ": " + error;
+    return false;
+  }
+  return true;
+}
+
+// An optional boolean (false when absent).
+bool optionalBool(const Params& p, std::string_view key, bool& out, std::string& error) {
+  const json::Member* m = p.find(key);
+  if (!m || m->type == json::Type::Null) return true;
+  auto v = json::asBool(m->raw);
+  if (!v) {
+    error = std::string(key) + " must be a boolean";
+    return false;
+  }
+  out = *v;
+  return true;
+}
+
+// An optional unix time in seconds (0 when absent).
+bool optionalUnixTime(const Params& p, std::string_view key, int64_t& out, std::string& error) {
+  const json::Member* m = p.find(key);
+  if (!m || m->type == json::Type::Null) return true;
+  auto v = json::asInt(m->raw);
+  if (!v || *v < 0) {
+    error = std::string(key) + " must be a non-negative integer (unix seconds)";
+    return false;
+  }
+  out = *v;
+  return true;
+}
+
 std::string positionJson(const protocol::StreamPosition& pos) {
   std::string out = "{";
   if (pos.offset) out += "\"offset\":" + std::to_string(pos.offset);
@@ -162,7 +259,7 @@ PublishOutcome publishOne(core::Node& node, const std::string& channel, const st
   return o;
 }
 
-ApiReply doPublish(core::Node& node, const Params& p) {
+Outcome doPublish(core::Node& node, const Params& p) {
   std::string error;
   auto channel = stringParam(p, "channel", error);
   if (!channel) return badRequest(error);
@@ -177,11 +274,11 @@ ApiReply doPublish(core::Node& node, const Params& p) {
     key = *v;
   }
   PublishOutcome o = publishOne(node, *channel, *data, *tags, key);
-  if (!o.ok) return {200, "{\"error\":" + o.json + "}"};
-  return result(o.json);
+  if (!o.ok) return {200, false, std::move(o.json)};
+  return result(std::move(o.json));
 }
 
-ApiReply doBroadcast(core::Node& node, const Params& p) {
+Outcome doBroadcast(core::Node& node, const Params& p) {
   std::string error;
   const json::Member* chans = p.find("channels");
   if (!chans || chans->type != json::Type::Array) return badRequest("channels required (an array of strings)");
@@ -213,19 +310,19 @@ ApiReply doBroadcast(core::Node& node, const Params& p) {
 }
 
 // A channel that exists (known namespace, valid name), for read methods.
-std::optional<ApiReply> checkChannel(core::Node& node, const std::string& channel) {
+std::optional<Outcome> checkChannel(core::Node& node, const std::string& channel) {
   if (auto e = node.rules().checkName(channel)) return apiError(*e);
   if (!node.rules().options(channel)) return apiError(err::kUnknownChannel);
   return std::nullopt;
 }
 
-ApiReply doPresence(core::Node& node, const Params& p, bool stats) {
+Outcome doPresence(core::Node& node, const Params& p, bool stats) {
   std::string error;
   auto channel = stringParam(p, "channel", error);
   if (!channel) return badRequest(error);
   if (auto e = checkChannel(node, *channel)) return *e;
   if (!node.rules().options(*channel)->presence) return apiError(err::kNotAvailable, "presence is off in this namespace");
-  ApiReply reply = apiError(err::kInternal, "broker did not answer");
+  Outcome reply = apiError(err::kInternal, "broker did not answer");
   if (stats) {
     node.broker().presenceStats(*channel, [&](broker::PresenceStats s, const broker::BrokerError* e) {
       if (e) reply = apiError(err::kInternal, e->message);
@@ -256,7 +353,7 @@ ApiReply doPresence(core::Node& node, const Params& p, bool stats) {
   return reply;
 }
 
-ApiReply doHistory(core::Node& node, const Params& p) {
+Outcome doHistory(core::Node& node, const Params& p) {
   std::string error;
   auto channel = stringParam(p, "channel", error);
   if (!channel) return badRequest(error);
@@ -276,25 +373,8 @@ ApiReply doHistory(core::Node& node, const Params& p) {
     if (!v) return badRequest("reverse must be a boolean");
     req.reverse = *v;
   }
-  if (const auto* m = p.find("since"); m && m->type != json::Type::Null) {
-    if (m->type != json::Type::Object) return badRequest("since must be {\"offset\":N,\"epoch\":\"...\"}");
-    protocol::StreamPosition pos;
-    json::ObjectReader r(m->raw);
-    json::Member f;
-    while (r.next(f)) {
-      if (f.key == "offset") {
-        auto v = json::asUint(f.raw);
-        if (!v) return badRequest("since.offset must be a non-negative integer");
-        pos.offset = *v;
-      } else if (f.key == "epoch") {
-        auto v = json::asString(f.raw);
-        if (!v) return badRequest("since.epoch must be a string");
-        pos.epoch = *v;
-      }
-    }
-    req.since = pos;
-  }
-  ApiReply reply = apiError(err::kInternal, "broker did not answer");
+  if (!positionParam(p, "since", req.since, error)) return badRequest(error);
+  Outcome reply = apiError(err::kInternal, "broker did not answer");
   node.broker().history(*channel, req, [&](broker::HistoryResult h, const broker::BrokerError* e) {
     if (e) {
       reply = apiError(err::kInternal, e->message);
@@ -317,61 +397,157 @@ ApiReply doHistory(core::Node& node, const Params& p) {
   return reply;
 }
 
-ApiReply doHistoryRemove(core::Node& node, const Params& p) {
+Outcome doHistoryRemove(core::Node& node, const Params& p) {
   std::string error;
   auto channel = stringParam(p, "channel", error);
   if (!channel) return badRequest(error);
   if (auto e = checkChannel(node, *channel)) return *e;
-  ApiReply reply = apiError(err::kInternal, "broker did not answer");
+  Outcome reply = apiError(err::kInternal, "broker did not answer");
   node.broker().removeHistory(*channel, [&](bool, const broker::BrokerError* e) {
     reply = e ? apiError(err::kInternal, e->message) : result("{}");
   });
   return reply;
 }
 
-ApiReply doDisconnect(core::Node& node, const Params& p) {
-  std::string error;
+// The sessions a user-targeted call acts on: every connection of `user` on
+// this node, or only the one with id `client` when it is set. Sessions live
+// on their workers' threads, so `act` is posted to each worker and the call
+// answers before it ran (as Centrifugo answers once the action is sent).
+template <class Act>
+void forUserSessions(core::Node& node, std::string user, std::string client, Act act) {
+  node.hub().forEachWorker([&node, user = std::move(user), client = std::move(client), act](size_t w) {
+    node.forEachSession(w, [&](core::ClientSession& s) {
+      if (s.connected() && s.user() == user && (client.empty() || s.clientId() == client)) act(s);
+    });
+  });
+}
+
+// The `user` and optional `client` every user-targeted method takes.
+struct Target {
+  std::string user, client;
+};
+std::optional<Target> targetParams(const Params& p, std::string& error) {
   auto user = stringParam(p, "user", error);
-  if (!user) return badRequest(error);
-  std::string client;
-  if (const auto* m = p.find("client")) {
-    auto v = json::asString(m->raw);
-    if (!v) return badRequest("client must be a string");
-    client = *v;
-  }
+  if (!user) return std::nullopt;
+  Target t{std::move(*user), {}};
+  if (!optionalString(p, "client", t.client, error)) return std::nullopt;
+  return t;
+}
+
+Outcome doSubscribe(core::Node& node, const Params& p) {
+  std::string error;
+  auto target = targetParams(p, error);
+  if (!target) return badRequest(error);
+  auto channel = stringParam(p, "channel", error);
+  if (!channel) return badRequest(error);
+  if (auto e = checkChannel(node, *channel)) return *e;
+  auto req = std::make_shared<core::ServerSubscribeRequest>();
+  req->channel = std::move(*channel);
+  if (!optionalJson(p, "info", req->info, error) || !optionalJson(p, "data", req->data, error) ||
+      !optionalUnixTime(p, "expire_at", req->expireAt, error) ||
+      !positionParam(p, "recover_since", req->recoverSince, error))
+    return badRequest(error);
+  forUserSessions(node, std::move(target->user), std::move(target->client),
+                  [req](core::ClientSession& s) { s.serverSubscribe(*req); });
+  return result("{}");
+}
+
+Outcome doUnsubscribe(core::Node& node, const Params& p) {
+  std::string error;
+  auto target = targetParams(p, error);
+  if (!target) return badRequest(error);
+  auto channel = stringParam(p, "channel", error);
+  if (!channel) return badRequest(error);
+  if (auto e = checkChannel(node, *channel)) return *e;
+  forUserSessions(node, std::move(target->user), std::move(target->client),
+                  [channel = std::move(*channel)](core::ClientSession& s) { s.serverUnsubscribe(channel); });
+  return result("{}");
+}
+
+Outcome doRefresh(core::Node& node, const Params& p) {
+  std::string error;
+  auto target = targetParams(p, error);
+  if (!target) return badRequest(error);
+  bool expired = false;
+  int64_t expireAt = 0;
+  std::string info;
+  if (!optionalBool(p, "expired", expired, error) || !optionalUnixTime(p, "expire_at", expireAt, error) ||
+      !optionalJson(p, "info", info, error))
+    return badRequest(error);
+  forUserSessions(node, std::move(target->user), std::move(target->client),
+                  [expired, expireAt, info = std::move(info)](core::ClientSession& s) {
+                    s.serverRefresh(expired, expireAt, info);
+                  });
+  return result("{}");
+}
+
+Outcome doDisconnect(core::Node& node, const Params& p) {
+  std::string error;
+  auto target = targetParams(p, error);
+  if (!target) return badRequest(error);
   uint16_t code = protocol::disconnect::kForceNoReconnect.code;
   std::string reason(protocol::disconnect::kForceNoReconnect.reason);
   // Centrifugo's shape {"disconnect":{"code","reason"}} or top-level code/reason.
-  auto readCode = [&](const Params& src) -> std::optional<std::string> {
+  auto readCode = [&](const Params& src, std::string_view prefix) -> std::optional<std::string> {
     if (const auto* m = src.find("code")) {
       auto v = json::asUint(m->raw);
-      if (!v || *v < 3000 || *v > 4999) return std::string("code must be an integer from 3000 to 4999");
+      if (!v || *v < 3000 || *v > 4999) return std::string(prefix) + "code must be an integer from 3000 to 4999";
       code = uint16_t(*v);
       if (const auto* known = protocol::findDisconnect(code)) reason = known->reason;
     }
     if (const auto* m = src.find("reason")) {
       auto v = json::asString(m->raw);
-      if (!v || v->size() > 120) return std::string("reason must be a string of at most 120 bytes");
+      if (!v || v->size() > 120) return std::string(prefix) + "reason must be a string of at most 120 bytes";
       reason = *v;
     }
     return std::nullopt;
   };
-  if (auto e = readCode(p)) return badRequest(*e);
-  if (const auto* m = p.find("disconnect"); m && m->type == json::Type::Object) {
+  if (auto e = readCode(p, "")) return badRequest(*e);
+  if (const auto* m = p.find("disconnect"); m && m->type != json::Type::Null) {
+    if (m->type != json::Type::Object) return badRequest("disconnect must be {\"code\":N,\"reason\":\"...\"}");
     Params inner;
     if (auto e = parseParams(m->raw, inner)) return badRequest(*e);
-    if (auto e = readCode(inner)) return badRequest(*e);
+    if (auto e = readCode(inner, "disconnect.")) return badRequest(*e);
   }
-  // Sessions live on their workers' threads: post the search to each.
-  node.hub().forEachWorker([&node, user = *user, client, code, reason](size_t w) {
-    node.forEachSession(w, [&](core::ClientSession& s) {
-      if (s.user() == user && (client.empty() || s.clientId() == client)) s.disconnect(code, reason);
-    });
-  });
+  // Client ids that keep their connection (Centrifugo's `whitelist`).
+  std::vector<std::string> whitelist;
+  if (const auto* m = p.find("whitelist"); m && m->type != json::Type::Null) {
+    if (m->type != json::Type::Array) return badRequest("whitelist must be an array of client ids");
+    json::ArrayReader r(m->raw);
+    std::string_view raw;
+    json::Type type;
+    while (r.next(raw, type)) {
+      auto v = json::asString(raw);
+      if (!v) return badRequest("whitelist must be an array of client ids");
+      whitelist.push_back(std::move(*v));
+    }
+  }
+  forUserSessions(node, std::move(target->user), std::move(target->client),
+                  [code, reason = std::move(reason), whitelist = std::move(whitelist)](core::ClientSession& s) {
+                    if (std::find(whitelist.begin(), whitelist.end(), s.clientId()) == whitelist.end())
+                      s.disconnect(code, reason);
+                  });
   return result("{}");
 }
 
-ApiReply doInfo(core::Node& node) {
+Outcome doChannels(core::Node& node, const Params& p) {
+  std::string error, pattern;
+  if (!optionalString(p, "pattern", pattern, error)) return badRequest(error);
+  std::function<bool(std::string_view)> keep;
+  if (!pattern.empty()) keep = [&pattern](std::string_view name) { return util::globMatch(pattern, name); };
+  auto counts = node.hub().channelCounts(keep);
+  std::sort(counts.begin(), counts.end());
+  std::string out = "{\"channels\":{";
+  for (size_t i = 0; i < counts.size(); ++i) {
+    if (i) out += ',';
+    protocol::writeString(out, counts[i].first);
+    out += ":{\"num_clients\":" + std::to_string(counts[i].second) + "}";
+  }
+  out += "}}";
+  return result(std::move(out));
+}
+
+Outcome doInfo(core::Node& node, const Params&) {
   auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - node.started());
   std::string out = "{\"nodes\":[{\"uid\":";
   protocol::writeString(out, node.id());
@@ -396,28 +572,199 @@ bool keyMatches(std::string_view given, const std::string& key) {
   return given.size() == key.size() && CRYPTO_memcmp(given.data(), key.data(), key.size()) == 0;
 }
 
+Outcome doBatch(core::Node& node, const Params& p);
+
+struct MethodDef {
+  std::string_view name;
+  Outcome (*run)(core::Node&, const Params&);
+};
+
+// Every method, by its name in /api/<name>, in batch commands and in the
+// legacy {"method": ...} form.
+const MethodDef kMethods[] = {
+    {"publish", doPublish},
+    {"broadcast", doBroadcast},
+    {"subscribe", doSubscribe},
+    {"unsubscribe", doUnsubscribe},
+    {"disconnect", doDisconnect},
+    {"refresh", doRefresh},
+    {"presence", [](core::Node& n, const Params& p) { return doPresence(n, p, false); }},
+    {"presence_stats", [](core::Node& n, const Params& p) { return doPresence(n, p, true); }},
+    {"history", doHistory},
+    {"history_remove", doHistoryRemove},
+    {"channels", doChannels},
+    {"info", doInfo},
+    {"batch", doBatch},
+};
+
+const MethodDef* findMethod(std::string_view name) {
+  for (const auto& m : kMethods)
+    if (m.name == name) return &m;
+  return nullptr;
+}
+
+Outcome unknownMethod(std::string_view name) {
+  return {404, false, errorObject(err::kMethodNotFound.code, "unknown API method '" + std::string(name) + "'")};
+}
+
+// Runs `method` on a JSON body (an object; `info` also takes an empty body).
+Outcome run(core::Node& node, std::string_view method, std::string_view body) {
+  const MethodDef* def = findMethod(method);
+  if (!def) return unknownMethod(method);
+  Params p;
+  bool blank = body.find_first_not_of(" \t\r\n") == std::string_view::npos;
+  if (!(blank && method == "info"))
+    if (auto e = parseParams(body, p)) return badRequest(*e);
+  return def->run(node, p);
+}
+
+// {"commands":[{"<method>":{params}}, ...], "parallel":bool} answers
+// {"replies":[{"<method>":{result}} or {"error":{...}}, ...]} in command order;
+// a bad command fails only its own reply. Commands run one after another on
+// this thread, so `parallel` changes nothing.
+Outcome doBatch(core::Node& node, const Params& p) {
+  constexpr size_t kMaxCommands = 10000;
+  const json::Member* commands = p.find("commands");
+  if (!commands || commands->type != json::Type::Array)
+    return badRequest("commands required (an array of {\"<method>\":{params}} objects)");
+  std::string error;
+  bool parallel = false;
+  if (!optionalBool(p, "parallel", parallel, error)) return badRequest(error);
+  std::string out = "{\"replies\":[";
+  json::ArrayReader r(commands->raw);
+  std::string_view raw;
+  json::Type type;
+  size_t count = 0;
+  while (r.next(raw, type)) {
+    if (++count > kMaxCommands) return badRequest("at most 10000 commands per batch");
+    if (count > 1) out += ',';
+    Outcome o;
+    std::string method;
+    std::string_view params;
+    size_t members = 0;
+    if (type == json::Type::Object) {
+      json::ObjectReader cr(raw);
+      json::Member m;
+      while (cr.next(m)) {
+        ++members;
+        method = m.key;
+        params = m.raw;
+      }
+    }
+    if (type != json::Type::Object || members != 1) {
+      o = badRequest("a batch command must be an object with one member, {\"<method>\":{params}}");
+    } else if (method == "batch") {
+      o = unknownMethod("batch (batches do not nest)");
+    } else {
+      o = run(node, method, params);
+    }
+    if (o.ok) {
+      out += '{';
+      protocol::writeString(out, method);
+      out += ':';
+      out += o.json;
+      out += '}';
+    } else {
+      out += "{\"error\":" + o.json + "}";
+    }
+  }
+  out += "]}";
+  Outcome batch = result(std::move(out));
+  batch.bare = true;
+  return batch;
+}
+
+ApiReply render(Outcome o) {
+  if (o.bare) return {o.status, std::move(o.json)};
+  return {o.status, (o.ok ? "{\"result\":" : "{\"error\":") + o.json + "}"};
+}
+
+// The legacy endpoint's numeric method codes (Centrifugo's Command.MethodType).
+constexpr std::string_view kLegacyMethodNumbers[] = {
+    "publish",  "broadcast", "unsubscribe", "disconnect", "presence", "presence_stats", "history",
+    "history_remove", "channels", "info", "rpc", "subscribe", "refresh"};
+
+// The end of the JSON value starting at text[0] ('{' or '['), or npos when it
+// does not end; strings (with escapes) may hold brackets.
+size_t valueEnd(std::string_view text) {
+  int depth = 0;
+  bool inString = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (inString) {
+      if (c == '\\') ++i;
+      else if (c == '"') inString = false;
+    } else if (c == '"') {
+      inString = true;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      if (--depth == 0) return i + 1;
+    }
+  }
+  return std::string_view::npos;
+}
+
 }  // namespace
 
 ApiReply call(core::Node& node, std::string_view method, std::string_view body) {
-  if (method == "info") return doInfo(node);
-  Params p;
-  if (auto e = parseParams(body, p)) return badRequest(*e);
-  if (method == "publish") return doPublish(node, p);
-  if (method == "broadcast") return doBroadcast(node, p);
-  if (method == "presence") return doPresence(node, p, false);
-  if (method == "presence_stats") return doPresence(node, p, true);
-  if (method == "history") return doHistory(node, p);
-  if (method == "history_remove") return doHistoryRemove(node, p);
-  if (method == "disconnect") return doDisconnect(node, p);
-  return {404, errorBody(err::kMethodNotFound.code, "unknown API method '" + std::string(method) + "'")};
+  return render(run(node, method, body));
+}
+
+ApiReply callLegacy(core::Node& node, std::string_view body) {
+  constexpr size_t kMaxCommands = 10000;
+  constexpr std::string_view kBlank = " \t\r\n";
+  std::string out;
+  size_t count = 0;
+  size_t at = body.find_first_not_of(kBlank);
+  if (at == std::string_view::npos) return render(badRequest("request body must hold {\"method\",\"params\"} commands"));
+  for (; at != std::string_view::npos; at = body.find_first_not_of(kBlank, at)) {
+    if (++count > kMaxCommands) return render(badRequest("at most 10000 commands per request"));
+    std::string_view rest = body.substr(at);
+    size_t end = rest.front() == '{' ? valueEnd(rest) : std::string_view::npos;
+    std::string error;
+    if (end == std::string_view::npos || !json::validate(rest.substr(0, end), &error))
+      return render(badRequest(fmt::format("command {}: {}", count,
+                                           error.empty() ? "expected a JSON object {\"method\",\"params\"}"
+                                                         : "malformed JSON: " + error)));
+    Params cmd;
+    parseParams(rest.substr(0, end), cmd);
+    at += end;
+
+    // {"id"?, "method": "publish" | 0, "params": {...}} → {"id"?, "result" | "error"}
+    uint64_t id = 0;
+    std::string method;
+    Outcome o;
+    if (const auto* m = cmd.find("id")) id = json::asUint(m->raw).value_or(0);
+    const json::Member* m = cmd.find("method");
+    if (!m) {
+      o = badRequest("method required");
+    } else if (auto name = json::asString(m->raw)) {
+      method = *name;
+      for (char& c : method) c = char(std::tolower(static_cast<unsigned char>(c)));
+    } else if (auto number = json::asUint(m->raw); number && *number < std::size(kLegacyMethodNumbers)) {
+      method = kLegacyMethodNumbers[*number];
+    } else {
+      o = unknownMethod(std::string(m->raw));
+    }
+    if (!method.empty()) {
+      const json::Member* params = cmd.find("params");
+      o = method == "batch" ? unknownMethod(method) : run(node, method, params ? params->raw : "{}");
+    }
+    if (!out.empty()) out += '\n';
+    out += '{';
+    if (id) out += "\"id\":" + std::to_string(id) + ",";
+    out += o.ok ? "\"result\":" : "\"error\":";
+    out += o.json;
+    out += '}';
+  }
+  return {200, std::move(out)};
 }
 
 void registerRoutes(http::Router& router, core::Node& node) {
-  static const char* const kMethods[] = {"publish", "broadcast", "presence", "presence_stats",
-                                         "history", "history_remove", "disconnect", "info"};
-  for (const char* method : kMethods) {
-    std::string name = method;
-    router.add("/api/" + name, {"POST"}, [&node, name](http::HttpContext& ctx) {
+  // Authenticates, then answers with `handle`'s reply.
+  auto route = [&router, &node](std::string path, auto handle) {
+    router.add(std::move(path), {"POST"}, [&node, handle](http::HttpContext& ctx) {
       const std::string& key = node.config().api.key;
       std::string_view given = ctx.req.header("X-API-Key");
       if (given.empty()) {
@@ -435,10 +782,15 @@ void registerRoutes(http::Router& router, core::Node& node) {
                                                                                     : "wrong API key")));
         return;
       }
-      ApiReply r = call(node, name, ctx.req.body);
+      ApiReply r = handle(ctx.req.body);
       ctx.session.respond(ctx.conn, ctx.req, http::Response::json(r.status, std::move(r.body)));
     });
+  };
+  for (const auto& method : kMethods) {
+    std::string name(method.name);
+    route("/api/" + name, [&node, name](std::string_view body) { return call(node, name, body); });
   }
+  route("/api", [&node](std::string_view body) { return callLegacy(node, body); });
 }
 
 }  // namespace sb::api

@@ -2,8 +2,10 @@
 // The server HTTP API, Centrifugo-compatible: POST /api/<method> with a JSON
 // body and the key in `X-API-Key: <key>` (or `Authorization: apikey <key>`).
 // Answers {"result":{...}} or {"error":{"code","message"}}; a missing or
-// wrong key is 401, a malformed body 400 (error 107), and an API without a
-// configured key refuses every call with 401 saying so.
+// wrong key is 401, a malformed body 400 (error 107), an unknown method 404
+// (error 104), and an API without a configured key refuses every call with
+// 401 saying so. POST /api/batch runs several commands in one request, and
+// POST /api takes Centrifugo's legacy {"method","params"} commands.
 #include <string>
 #include <string_view>
 
@@ -15,8 +17,10 @@ class Node;
 
 namespace sb::api {
 
-// Registers /api/publish, /api/broadcast, /api/presence, /api/presence_stats,
-// /api/history, /api/history_remove, /api/disconnect and /api/info.
+// Registers /api/<method> for publish, broadcast, subscribe, unsubscribe,
+// disconnect, refresh, presence, presence_stats, history, history_remove,
+// channels, info and batch, and the legacy /api, on `router` (the main
+// listener's, or the one of [api] listen).
 void registerRoutes(http::Router& router, core::Node& node);
 
 // The result of one API call: an HTTP status and a JSON body.
@@ -27,5 +31,9 @@ struct ApiReply {
 
 // Runs `method` with the JSON `body` (after authentication). Exposed for tests.
 ApiReply call(core::Node& node, std::string_view method, std::string_view body);
+// The legacy endpoint: `body` holds one or more {"id"?, "method", "params"}
+// objects (the method by name, any case, or by Centrifugo's number); the
+// answer holds one {"id"?, "result"|"error"} line per command, in order.
+ApiReply callLegacy(core::Node& node, std::string_view body);
 
 }  // namespace sb::api

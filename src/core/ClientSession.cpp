@@ -593,6 +593,74 @@ void ClientSession::handleSubRefresh(const Command& cmd, std::string& out) {
   scheduleTimer();
 }
 
+// ---- server API actions -----------------------------------------------------
+
+void ClientSession::serverSubscribe(const ServerSubscribeRequest& req) {
+  if (state_ != State::Connected) return;
+  protocol::SubscribeRequest sreq;
+  sreq.channel = req.channel;
+  if (req.recoverSince) {
+    sreq.recover = true;
+    sreq.epoch = req.recoverSince->epoch;
+    sreq.offset = req.recoverSince->offset;
+  }
+  protocol::SubscribeResult result;
+  std::optional<ErrorCode> error;
+  if (!subscribe(sreq, true, req.expireAt, req.info, result, error)) {
+    if (error && error->code == err::kLimitExceeded.code) {
+      // As Centrifugo: a server-side subscription past client.channel_limit
+      // closes the connection rather than leaving the backend's intent undone.
+      spdlog::info("client {} (user '{}'): server API subscription to '{}' exceeds client.channel_limit",
+                   clientId(), user_, req.channel);
+      return disconnect(dis::kChannelLimit);
+    }
+    spdlog::info("client {} (user '{}'): server API subscription to '{}' not made: {}", clientId(), user_,
+                 req.channel, error ? error->message : "unknown");
+    return;
+  }
+  result.data = req.data;
+  std::string out;
+  protocol::writeSubscribePush(out, req.channel, result);
+  // The push carries no publications: recovered ones follow as publication
+  // pushes, then whatever arrived while the position was read.
+  for (const auto& pub : result.publications) {
+    out.push_back('\n');
+    protocol::writePublicationPush(out, req.channel, *pub);
+  }
+  if (Subscription* sub = findSubscription(req.channel); sub && sub->pending) flushPending(*sub, out);
+  transport_.sendText(out);
+  node_.stats().messagesOut.fetch_add(1, std::memory_order_relaxed);
+  scheduleTimer();
+}
+
+void ClientSession::serverUnsubscribe(std::string_view channel) {
+  if (state_ != State::Connected) return;
+  size_t index;
+  if (!findSubscription(channel, &index)) return;
+  std::string name(channel);  // `channel` may view the subscription's own name
+  unsubscribeAt(index, true);
+  std::string push;
+  protocol::writeUnsubscribePush(push, name, protocol::unsubscribe::kServer);
+  transport_.sendText(push);
+  node_.stats().messagesOut.fetch_add(1, std::memory_order_relaxed);
+}
+
+void ClientSession::serverRefresh(bool expired, int64_t expireAt, std::string_view info) {
+  if (state_ != State::Connected) return;
+  int64_t now = unixNow();
+  if (expired || (expireAt > 0 && expireAt <= now)) {
+    spdlog::info("client {} (user '{}'): expired by the server API", clientId(), user_);
+    return disconnect(dis::kExpired);
+  }
+  expiresAt_ = expireAt;
+  if (!info.empty()) connInfo_ = info;
+  std::string push;
+  protocol::writeRefreshPush(push, expiresAt_ > 0, expiresAt_ > 0 ? uint32_t(expiresAt_ - now) : 0);
+  transport_.sendText(push);
+  node_.stats().messagesOut.fetch_add(1, std::memory_order_relaxed);
+  scheduleTimer();
+}
+
 // ---- delivery ---------------------------------------------------------------
 
 void ClientSession::deliver(ChannelSubscribers&, const ChannelEvent& ev, const net::SharedBuffer::Ref& wsFrame) {

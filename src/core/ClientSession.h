@@ -45,6 +45,15 @@ class SessionTransport {
   virtual const char* name() const = 0;
 };
 
+// A subscription the server API makes on a client's behalf (`subscribe`).
+struct ServerSubscribeRequest {
+  std::string channel;
+  std::string info;  // channel info seen in presence/join/leave: raw compact JSON or empty
+  std::string data;  // sent to the client in the subscribe push: raw compact JSON or empty
+  int64_t expireAt = 0;  // unix seconds; 0 = never (then unsubscribed with 2501 after the grace)
+  std::optional<protocol::StreamPosition> recoverSince;  // recover from here (channels with force_recovery)
+};
+
 class ClientSession final : public Subscriber, public SessionLink, private net::TimerNode {
  public:
   ClientSession(Node& node, SessionTransport& transport);
@@ -61,6 +70,17 @@ class ClientSession final : public Subscriber, public SessionLink, private net::
   // Server-initiated disconnect (API, shutdown, errors).
   void disconnect(uint16_t code, std::string_view reason);
   void disconnect(const protocol::DisconnectCode& d) { disconnect(d.code, d.reason); }
+
+  // Server API actions, on this session's loop thread; ignored until connected.
+  // Subscribes without permission checks and sends the subscribe push (the
+  // SDK's server-side `subscribed` event), then any recovered publications.
+  void serverSubscribe(const ServerSubscribeRequest& req);
+  // Removes the subscription, if any, and sends the unsubscribe push (2000).
+  void serverUnsubscribe(std::string_view channel);
+  // `expired` closes with 3005 at once; otherwise the connection expires at
+  // `expireAt` (unix s, 0 = never; a past time closes with 3005), its info
+  // becomes `info` when non-empty, and the client gets a refresh push.
+  void serverRefresh(bool expired, int64_t expireAt, std::string_view info);
 
   bool connected() const { return state_ == State::Connected; }
   const std::string& user() const { return user_; }

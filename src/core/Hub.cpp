@@ -28,6 +28,10 @@ struct Hub::Worker {
   // The channel whose subscribers are being visited: if its last subscriber
   // leaves meanwhile, it is erased after the visit, not under the loop.
   ChannelSubscribers* delivering = nullptr;
+  // Subscribers per channel, for channelCounts() on other threads; changed
+  // only on subscribe and unsubscribe, never on delivery.
+  std::mutex countsMu;
+  std::unordered_map<std::string, uint64_t, Hash, std::equal_to<>> counts;  // guarded by countsMu
 };
 
 Hub::Hub(broker::Broker& broker, size_t workers) : broker_(broker) {
@@ -67,12 +71,14 @@ ChannelSubscribers* Hub::add(size_t w, std::string_view channel, Subscriber* s, 
   slot = uint32_t(ch->entries().size());
   ch->entries().push_back(SubscriberEntry{s, lastOffset, flags});
   stats_.subscriptions.fetch_add(1, std::memory_order_relaxed);
+  countSubscriber(w, channel, +1);
   return ch;
 }
 
 void Hub::remove(size_t w, ChannelSubscribers* ch, uint32_t slot) {
   auto& entries = ch->entries();
   assert(slot < entries.size());
+  countSubscriber(w, ch->name(), -1);
   uint32_t last = uint32_t(entries.size() - 1);
   if (slot != last) {
     entries[slot] = entries[last];
@@ -230,6 +236,25 @@ net::SharedBuffer::Ref Hub::frameText(std::string_view payload) {
   std::memcpy(buf->data(), header, hlen);
   std::memcpy(buf->data() + hlen, payload.data(), payload.size());
   return buf;
+}
+
+void Hub::countSubscriber(size_t w, std::string_view channel, int delta) {
+  Worker& wk = *workers_[w];
+  std::lock_guard lock(wk.countsMu);
+  auto it = wk.counts.find(channel);
+  if (it == wk.counts.end()) it = wk.counts.emplace(std::string(channel), 0).first;
+  it->second += uint64_t(int64_t(delta));
+  if (it->second == 0) wk.counts.erase(it);
+}
+
+std::vector<std::pair<std::string, uint64_t>> Hub::channelCounts(const std::function<bool(std::string_view)>& keep) {
+  std::unordered_map<std::string, uint64_t> merged;
+  for (auto& wk : workers_) {
+    std::lock_guard lock(wk->countsMu);
+    for (const auto& [name, n] : wk->counts)
+      if (!keep || keep(name)) merged[name] += n;
+  }
+  return {merged.begin(), merged.end()};
 }
 
 }  // namespace sb::core

@@ -129,6 +129,12 @@ class Hub final : public broker::BrokerEventHandler {
   // Frames `payload` as one unmasked WebSocket text message.
   static net::SharedBuffer::Ref frameText(std::string_view payload);
 
+  // The channels with local subscribers on this node that `keep` accepts
+  // (all when it is empty), each with its number of subscribers, in no
+  // particular order (the server API's `channels`). Any thread; a snapshot
+  // that takes each worker's count lock in turn.
+  std::vector<std::pair<std::string, uint64_t>> channelCounts(const std::function<bool(std::string_view)>& keep);
+
  private:
   struct Worker;
   struct Shard {
@@ -141,6 +147,8 @@ class Hub final : public broker::BrokerEventHandler {
   void drainInbox(size_t w);
   void deliverLocal(size_t w, const ChannelEventPtr& ev);
   void eraseChannel(size_t w, ChannelSubscribers* ch);
+  // Keeps worker `w`'s subscriber count of `channel` for channelCounts().
+  void countSubscriber(size_t w, std::string_view channel, int delta);
 
   broker::Broker& broker_;
   std::vector<std::unique_ptr<Worker>> workers_;
