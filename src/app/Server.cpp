@@ -55,20 +55,30 @@ void Server::buildRoutes() {
   http_.router.add("/connection/websocket", {"GET"}, [this](http::HttpContext& ctx) {
     transport::acceptClientWebSocket(ctx, wsOptions_, *node_);
   });
-  api::registerRoutes(http_.router, *node_);
+  // The API on the main listener, or on its own one ([api] listen).
+  api::registerRoutes(cfg_.api.listen.empty() ? http_.router : apiHttp_.router, *node_);
   if (!cfg_.debug.echo_path.empty()) {
     http_.router.add(cfg_.debug.echo_path, {"GET"}, [this](http::HttpContext& ctx) {
       ws::acceptWebSocket(ctx, wsOptions_, std::make_unique<EchoEndpoint>());
     });
   }
   http_.router.setFallback([this](http::HttpContext& ctx) {
-    if (ctx.req.path.starts_with("/api/")) {
+    if (ctx.req.path == "/api" || ctx.req.path.starts_with("/api/")) {
+      std::string message = cfg_.api.listen.empty()
+                                ? "unknown API method '" + http::jsonEscape(std::string_view(ctx.req.path).substr(std::min<size_t>(5, ctx.req.path.size()))) + "'"
+                                : std::string("the server API is not served on this listener (see api.listen)");
       ctx.session.respond(ctx.conn, ctx.req,
-                          http::Response::json(404, "{\"error\":{\"code\":104,\"message\":\"unknown API method '" +
-                                                        http::jsonEscape(ctx.req.path.substr(5)) + "'\"}}"));
+                          http::Response::json(404, "{\"error\":{\"code\":104,\"message\":\"" + message + "\"}}"));
       return;
     }
     ctx.session.respond(ctx.conn, ctx.req, staticFiles_->serve(ctx.req));
+  });
+  apiHttp_.router.setFallback([](http::HttpContext& ctx) {
+    std::string_view method = ctx.req.path;
+    if (method.starts_with("/api/")) method.remove_prefix(5);
+    ctx.session.respond(ctx.conn, ctx.req,
+                        http::Response::json(404, "{\"error\":{\"code\":104,\"message\":\"unknown API method '" +
+                                                      http::jsonEscape(method) + "'\"}}"));
   });
 }
 
@@ -100,14 +110,28 @@ void Server::start() {
                  files, cfg_.server.max_connections, files > 64 ? files - 64 : 0);
   }
 
-  auto hp = config::parseListen(cfg_.server.listen);
-  auto listeners = net::openListeners(hp.host, hp.port, workers);
-  port_ = listeners.port;
-
   net::WorkerOptions wopts;
   wopts.writeQueueLimit = cfg_.server.write_queue_limit;
   wopts.maxConnections = cfg_.server.max_connections;
   wopts.lingerMs = std::max<uint64_t>(1000, uint64_t(cfg_.websocket.close_timeout.count()));
+
+  // The API's listener first: once the main port answers, both do. One
+  // worker of its own serves it (API calls are few and short).
+  if (!cfg_.api.listen.empty()) {
+    apiHttp_.limits = http_.limits;
+    apiHttp_.idleTimeoutMs = http_.idleTimeoutMs;
+    auto apiHp = config::parseListen(cfg_.api.listen);
+    auto apiListener = net::openListeners(apiHp.host, apiHp.port, 1);
+    apiPort_ = apiListener.port;
+    apiWorker_ = std::make_unique<net::Worker>(
+        workers, apiListener.fds[0], tls_ ? tls_->get() : nullptr, wopts, stats_,
+        [this](net::Connection&) { return std::make_unique<http::HttpSession>(apiHttp_); });
+    spdlog::info("server API on {}://{}:{}", tls_ ? "https" : "http", apiHp.host, apiPort_);
+  }
+
+  auto hp = config::parseListen(cfg_.server.listen);
+  auto listeners = net::openListeners(hp.host, hp.port, workers);
+  port_ = listeners.port;
   for (int i = 0; i < workers; ++i) {
     workers_.push_back(std::make_unique<net::Worker>(
         i, listeners.fds[size_t(i)], tls_ ? tls_->get() : nullptr, wopts, stats_,
@@ -115,6 +139,7 @@ void Server::start() {
   }
   for (size_t i = 0; i < workers_.size(); ++i) node_->hub().attachLoop(i, &workers_[i]->loop());
   for (auto& w : workers_) w->start();
+  if (apiWorker_) apiWorker_->start();
   sweeper_ = std::thread([this] { runSweeper(); });
   spdlog::info("switchboard {} listening on {}://{}:{} with {} worker{}", SB_VERSION, tls_ ? "https" : "http",
                hp.host, port_, workers, workers == 1 ? "" : "s");
@@ -126,15 +151,19 @@ void Server::drain() {
   spdlog::info("draining {} connection(s), at most {} ms", stats_.connections.load(), timeout.count());
   uint64_t deadline = net::monotonicMs() + uint64_t(timeout.count());
   for (auto& w : workers_) w->beginDrain(deadline);
+  if (apiWorker_) apiWorker_->beginDrain(deadline);
 }
 
 void Server::stopNow() {
   for (auto& w : workers_) w->stop();
+  if (apiWorker_) apiWorker_->stop();
 }
 
 void Server::join() {
   for (auto& w : workers_) w->join();
   workers_.clear();
+  if (apiWorker_) apiWorker_->join();
+  apiWorker_.reset();
   {
     std::lock_guard lock(sweeperMu_);
     sweeperStop_ = true;

@@ -36,6 +36,8 @@ class Server {
   void join();
 
   uint16_t port() const { return port_; }
+  // The port of the API's own listener ([api] listen), 0 when the API is on the main one.
+  uint16_t apiPort() const { return apiPort_; }
   const config::Config& config() const { return cfg_; }
   net::NetStats& stats() { return stats_; }
   core::Node* node() { return node_.get(); }
@@ -59,6 +61,10 @@ class Server {
   bool sweeperStop_ = false;
   std::vector<std::unique_ptr<net::Worker>> workers_;
   uint16_t port_ = 0;
+  // [api] listen: the API's routes and the one worker that serves them.
+  http::HttpServerContext apiHttp_;
+  std::unique_ptr<net::Worker> apiWorker_;
+  uint16_t apiPort_ = 0;
   std::chrono::steady_clock::time_point started_;
 };
 

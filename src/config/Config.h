@@ -115,6 +115,7 @@ struct ClientConfig {
 
 struct ApiConfig {
   std::string key;  // X-API-Key; empty = the HTTP API refuses every call
+  std::string listen;  // "host:port" of a listener of its own; empty = on server.listen
 };
 
 struct BrokerConfig {

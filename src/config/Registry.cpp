@@ -23,6 +23,10 @@ namespace {
 
 void checkListen(const Value& v) { parseListen(std::get<std::string>(v)); }
 
+void checkOptionalListen(const Value& v) {
+  if (!std::get<std::string>(v).empty()) checkListen(v);
+}
+
 // Each entry on its own, named by its index: the list may be long.
 void checkOrigins(const Value& v) {
   const auto& items = std::get<std::vector<std::string>>(v);
@@ -287,6 +291,12 @@ const KeyDef kKeys[] = {
         "Key your backend sends in the X-API-Key header (or \"Authorization: apikey <key>\")\n"
         "to call the server API; \"\" = the API refuses every call.")
         .validate(checkApiKey),
+    field<&Config::api, &ApiConfig::listen>(
+        "api", "listen",
+        "When set (\"host:port\", e.g. \"127.0.0.1:8001\"), the API is served on its own listener\n"
+        "only, and the main listener answers /api/* with 404: keep it on a private address.\n"
+        "\"\" = the API is on server.listen. Same TLS setting as the main listener.")
+        .validate(checkOptionalListen),
 
     // [broker]
     field<&Config::broker, &BrokerConfig::type>(

@@ -1,6 +1,6 @@
 // The server API methods that act on connected clients (subscribe,
 // unsubscribe, refresh, disconnect with a whitelist), channels, batch, the
-// legacy POST /api — with the official `centrifuge` SDK (or
+// legacy POST /api, and [api] listen — with the official `centrifuge` SDK (or
 // a raw protocol client) as the connected client, against the real binary.
 //
 // Expected behaviour is Centrifugo's server API (internal/api in
@@ -8,7 +8,7 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { request } = require('./lib/server');
+const { request, freePort } = require('./lib/server');
 const {
   API_KEY, sleep, waitFor, nextEvent, recordEvents, cleanupStack, connectionToken, nowSeconds,
   startCentrifugo, apiCall, api, newClient, connectClient, rawConnect,
@@ -265,4 +265,37 @@ test('batch and the legacy POST /api', async (t) => {
     assert.equal((await legacy('')).status, 400);
     assert.equal((await legacy('{"method":"info"}', {})).status, 401);
   });
+});
+
+test('[api] listen moves the API to its own listener', async (t) => {
+  const apiPort = await freePort();
+  const srv = await startCentrifugo({ env: { SWITCHBOARD_API_LISTEN: `127.0.0.1:${apiPort}` } });
+  t.after(() => srv.stop());
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const post = (base, path, body, key = API_KEY) => request(`${base}${path}`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json', 'X-API-Key': key }, body: JSON.stringify(body),
+  });
+
+  const info = await post(apiUrl, '/api/info', {});
+  assert.equal(info.status, 200);
+  assert.equal(JSON.parse(info.body).result.nodes.length, 1);
+  assert.equal((await post(apiUrl, '/api/info', {}, 'wrong')).status, 401, 'the key is still required');
+  assert.equal((await post(apiUrl, '/api/nope', {})).status, 404);
+  assert.equal((await request(`${apiUrl}/health`)).status, 404, '/health stays on the main listener');
+
+  for (const path of ['/api/info', '/api/publish', '/api']) {
+    const main = await post(srv.url, path, {});
+    assert.equal(main.status, 404, path);
+    assert.match(JSON.parse(main.body).error.message, /api\.listen/, path);
+  }
+  assert.equal((await request(`${srv.url}/health`)).status, 200);
+
+  // Publications made there reach clients of the main listener.
+  const defer = cleanupStack(t);
+  const c = await connectUser(srv, defer, 'zoe');
+  const pub = await post(apiUrl, '/api/subscribe', { user: 'zoe', channel: 'news' });
+  assert.equal(pub.status, 200);
+  await waitFor(() => c.log.of('subscribed').length === 1, { label: 'subscribed through the API listener' });
+  assert.equal((await post(apiUrl, '/api/publish', { channel: 'news', data: { via: 'api listener' } })).status, 200);
+  await waitFor(() => c.log.of('publication').length === 1, { label: 'publication through the API listener' });
 });

@@ -125,6 +125,7 @@ void expectDefaults(const Config& c) {
   expectClosed(c.channel.options);
   EXPECT_TRUE(c.channel.namespaces.empty());
   EXPECT_EQ(c.api.key, "");
+  EXPECT_EQ(c.api.listen, "");
   EXPECT_EQ(c.broker.type, "memory");
   EXPECT_EQ(c.broker.history_meta_ttl, 24h);
 }
@@ -581,8 +582,8 @@ TEST(Registry, IsConsistent) {
     EXPECT_EQ(sb::config::findKey(k.section, k.key), &k);
   }
   EXPECT_TRUE(envNames.count("SWITCHBOARD_WEBSOCKET_MAX_MESSAGE_SIZE"));
-  // 16 server/websocket/debug/log + 17 client + max_name_length + 22 channel options + 1 api + 2 broker.
-  EXPECT_EQ(names.size(), 59u);
+  // 16 server/websocket/debug/log + 17 client + max_name_length + 22 channel options + 2 api + 2 broker.
+  EXPECT_EQ(names.size(), 60u);
 }
 
 TEST(Registry, EnvCoversEveryKey) {
@@ -656,6 +657,7 @@ channel_regex = "^[a-z]+$"
 
 [api]
 key = "api-key"
+listen = "127.0.0.1:8001"
 
 [broker]
 type = "memory"
@@ -708,6 +710,7 @@ history_meta_ttl = "1h"
   EXPECT_TRUE(c.channel.namespaces.empty());
 
   EXPECT_EQ(c.api.key, "api-key");
+  EXPECT_EQ(c.api.listen, "127.0.0.1:8001");
   EXPECT_EQ(c.broker.type, "memory");
   EXPECT_EQ(c.broker.history_meta_ttl, 1h);
 }
@@ -845,6 +848,13 @@ TEST(ConfigStringList, GenConfigPrintsATomlArrayThatLoadsBack) {
   EXPECT_THAT(text, HasSubstr("\nallowed_origins = [\"https://example.com\", \"https://*.example.org\", \"null\"]\n"));
   EXPECT_EQ(loadConfigFromString(text, nullptr).client.allowed_origins, c.client.allowed_origins);
   EXPECT_THAT(sb::config::generateDefaultConfig(), HasSubstr("\nallowed_origins = []\n"));
+}
+
+TEST(ConfigSections, ApiListen) {
+  EXPECT_THAT(fileError("[api]\nlisten = \"8001\"\n"),
+              HasSubstr("config: api.listen: invalid listen address \"8001\": missing \":port\""));
+  Env env({"SWITCHBOARD_API_LISTEN=[::1]:9001"});
+  EXPECT_EQ(loadConfigFromString("", env.get()).api.listen, "[::1]:9001");
 }
 
 // ---- checks across keys --------------------------------------------------------
