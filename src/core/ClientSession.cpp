@@ -614,8 +614,10 @@ void ClientSession::serverSubscribe(const ServerSubscribeRequest& req) {
                    clientId(), user_, req.channel);
       return disconnect(dis::kChannelLimit);
     }
-    spdlog::info("client {} (user '{}'): server API subscription to '{}' not made: {}", clientId(), user_,
-                 req.channel, error ? error->message : "unknown");
+    // Already subscribed (by the client or an earlier call) is the usual case: nothing to do.
+    auto level = error && error->code == err::kAlreadySubscribed.code ? spdlog::level::debug : spdlog::level::info;
+    spdlog::log(level, "client {} (user '{}'): server API subscription to '{}' not made: {}", clientId(), user_,
+                req.channel, error ? error->message : "unknown");
     return;
   }
   result.data = req.data;
