@@ -546,8 +546,21 @@ void checkHistoryMetaTtl(const Config& c) {
   for (const auto& ns : c.channel.namespaces) check(ns.options, fmt::format("channel.namespace[\"{}\"]", ns.name));
 }
 
-const ConfigCheck kChecks[] = {checkTlsPair,        checkPongTimeout,   checkCommandBurst,
-                               checkPresenceTtl,    checkChannelSection, checkHistoryMetaTtl};
+// Two listeners on one port would share its connections (both bind with
+// SO_REUSEPORT) or fail at start with a misleading "address in use".
+void checkApiListen(const Config& c) {
+  if (c.api.listen.empty()) return;
+  HostPort api = parseListen(c.api.listen), main = parseListen(c.server.listen);
+  auto wildcard = [](const std::string& h) { return h == "0.0.0.0" || h == "::"; };
+  if (api.port != 0 && api.port == main.port && (api.host == main.host || wildcard(api.host) || wildcard(main.host)))
+    throw ConfigError(fmt::format(
+        "config: api.listen ({}) overlaps server.listen ({}): give the API another port, or leave api.listen "
+        "empty to serve the API on server.listen",
+        c.api.listen, c.server.listen));
+}
+
+const ConfigCheck kChecks[] = {checkTlsPair,        checkPongTimeout,    checkCommandBurst, checkPresenceTtl,
+                               checkChannelSection, checkHistoryMetaTtl, checkApiListen};
 
 }  // namespace
 

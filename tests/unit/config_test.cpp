@@ -855,6 +855,17 @@ TEST(ConfigSections, ApiListen) {
               HasSubstr("config: api.listen: invalid listen address \"8001\": missing \":port\""));
   Env env({"SWITCHBOARD_API_LISTEN=[::1]:9001"});
   EXPECT_EQ(loadConfigFromString("", env.get()).api.listen, "[::1]:9001");
+  // Not on the main listener's address and port.
+  EXPECT_THAT(fileError("[server]\nlisten = \"127.0.0.1:8000\"\n[api]\nlisten = \"127.0.0.1:8000\"\n"),
+              HasSubstr("config: api.listen (127.0.0.1:8000) overlaps server.listen (127.0.0.1:8000)"));
+  EXPECT_THAT(fileError("[api]\nlisten = \"127.0.0.1:8000\"\n"),  // server.listen is 0.0.0.0:8000
+              HasSubstr("overlaps server.listen (0.0.0.0:8000)"));
+  Config other = loadConfigFromString(
+      "[server]\nlisten = \"10.0.0.1:8000\"\n[api]\nlisten = \"127.0.0.1:8000\"\n", nullptr);
+  EXPECT_EQ(other.api.listen, "127.0.0.1:8000");
+  EXPECT_EQ(loadConfigFromString("[server]\nlisten = \"127.0.0.1:0\"\n[api]\nlisten = \"127.0.0.1:0\"\n", nullptr)
+                .api.listen,
+            "127.0.0.1:0");
 }
 
 // ---- checks across keys --------------------------------------------------------
