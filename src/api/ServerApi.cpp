@@ -11,6 +11,7 @@
 #include "core/Node.h"
 #include "http/HttpSession.h"
 #include "http/Response.h"
+#include "metrics/ServerMetrics.h"
 #include "protocol/Codec.h"
 #include "protocol/Json.h"
 
@@ -425,17 +426,20 @@ void registerRoutes(http::Router& router, core::Node& node) {
         if (auth.size() > 7 && http::iequals(auth.substr(0, 7), "apikey ")) given = auth.substr(7);
       }
       if (key.empty()) {
+        metrics::apiCall(name, 401, {});
         ctx.session.respond(ctx.conn, ctx.req,
                             http::Response::json(401, errorBody(101, "the server API is disabled: set api.key")));
         return;
       }
       if (given.empty() || !keyMatches(given, key)) {
+        metrics::apiCall(name, 401, {});
         ctx.session.respond(ctx.conn, ctx.req,
                             http::Response::json(401, errorBody(101, given.empty() ? "X-API-Key header required"
                                                                                     : "wrong API key")));
         return;
       }
       ApiReply r = call(node, name, ctx.req.body);
+      metrics::apiCall(name, r.status, r.body);
       ctx.session.respond(ctx.conn, ctx.req, http::Response::json(r.status, std::move(r.body)));
     });
   }

@@ -9,6 +9,8 @@
 #include "broker/MemoryBroker.h"
 #include "transport/WebSocketTransport.h"
 #include "http/StaticFiles.h"
+#include "metrics/MetricsEndpoint.h"
+#include "metrics/TimedBroker.h"
 #include "net/Listener.h"
 
 namespace sb::app {
@@ -43,19 +45,23 @@ void Server::buildRoutes() {
   started_ = std::chrono::steady_clock::now();
   http_.router.add("/health", {"GET"}, [this](http::HttpContext& ctx) {
     auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_);
-    std::string body = "{\"status\":\"ok\",\"version\":\"" SB_VERSION "\",\"connections\":" +
+    // While draining: 503 so load balancers stop routing here.
+    bool draining = draining_.load(std::memory_order_relaxed);
+    std::string body = std::string("{\"status\":") + (draining ? "\"draining\"" : "\"ok\"") + ",\"version\":\"" SB_VERSION "\",\"connections\":" +
                        std::to_string(stats_.connections.load()) + ",\"workers\":" +
                        std::to_string(workers_.size()) + ",\"uptime_seconds\":" + std::to_string(uptime.count()) +
                        ",\"accepted\":" + std::to_string(stats_.accepted.load()) +
                        ",\"refused_over_limit\":" + std::to_string(stats_.refusedOverLimit.load()) +
                        ",\"refused_no_files\":" + std::to_string(stats_.refusedNoFiles.load()) +
                        ",\"slow_consumer_disconnects\":" + std::to_string(stats_.slowConsumers.load()) + "}\n";
-    ctx.session.respond(ctx.conn, ctx.req, http::Response::json(200, std::move(body)));
+    ctx.session.respond(ctx.conn, ctx.req, http::Response::json(draining ? 503 : 200, std::move(body)));
   });
   http_.router.add("/connection/websocket", {"GET"}, [this](http::HttpContext& ctx) {
     transport::acceptClientWebSocket(ctx, wsOptions_, *node_);
   });
   api::registerRoutes(http_.router, *node_);
+  metrics::registerMetricsRoute(http_.router, {stats_, *node_, static_cast<broker::MemoryBroker*>(memoryBroker_),
+                                               [this] { return draining_.load(std::memory_order_relaxed); }});
   if (!cfg_.debug.echo_path.empty()) {
     http_.router.add(cfg_.debug.echo_path, {"GET"}, [this](http::HttpContext& ctx) {
       ws::acceptWebSocket(ctx, wsOptions_, std::make_unique<EchoEndpoint>());
@@ -87,7 +93,8 @@ void Server::start() {
   brokerOptions.historyMetaTtl = cfg_.broker.history_meta_ttl;
   auto broker = std::make_unique<broker::MemoryBroker>(brokerOptions);
   memoryBroker_ = broker.get();
-  node_ = std::make_unique<core::Node>(cfg_, std::move(broker), size_t(workers));
+  // Every broker call is timed for /metrics (switchboard_broker_operation_duration_seconds).
+  node_ = std::make_unique<core::Node>(cfg_, std::make_unique<metrics::TimedBroker>(std::move(broker)), size_t(workers));
   if (!node_->tokens().enabled() && !cfg_.client.allow_anonymous)
     spdlog::warn("no client.token_* key is set and client.allow_anonymous is off: no client can connect");
   buildRoutes();
@@ -124,6 +131,7 @@ void Server::start() {
 void Server::drain() {
   auto timeout = cfg_.server.drain_timeout;
   spdlog::info("draining {} connection(s), at most {} ms", stats_.connections.load(), timeout.count());
+  draining_.store(true, std::memory_order_relaxed);
   uint64_t deadline = net::monotonicMs() + uint64_t(timeout.count());
   for (auto& w : workers_) w->beginDrain(deadline);
 }

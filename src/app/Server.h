@@ -32,6 +32,7 @@ class Server {
   // Graceful shutdown: stop accepting, close every connection (WebSocket
   // 1001), wait at most drain_timeout, then stop the workers.
   void drain();
+  bool draining() const { return draining_.load(std::memory_order_relaxed); }
   void stopNow();
   void join();
 
@@ -59,6 +60,7 @@ class Server {
   bool sweeperStop_ = false;
   std::vector<std::unique_ptr<net::Worker>> workers_;
   uint16_t port_ = 0;
+  std::atomic<bool> draining_{false};
   std::chrono::steady_clock::time_point started_;
 };
 

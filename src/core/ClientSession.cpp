@@ -6,6 +6,7 @@
 #include <chrono>
 #include <random>
 
+#include "metrics/ServerMetrics.h"
 #include "net/EventLoop.h"
 #include "protocol/Json.h"
 
@@ -52,6 +53,7 @@ void ClientSession::start() {
   tokensAt_ = now;
   connectDeadline_ = now + uint64_t(node_.config().client.connect_timeout.count());
   scheduleTimer();
+  metrics::sessionOpened(transport_.name());
 }
 
 int64_t ClientSession::unixNow() const {
@@ -729,6 +731,7 @@ void ClientSession::sendPing() {
 void ClientSession::disconnect(uint16_t code, std::string_view reason) {
   if (state_ == State::Closed) return;
   node_.stats().disconnects.fetch_add(1, std::memory_order_relaxed);
+  metrics::clientDisconnected(code);
   transport_.close(code, reason);
   transportClosed();
 }
@@ -738,6 +741,7 @@ void ClientSession::transportClosed() {
   bool wasConnected = state_ == State::Connected;
   state_ = State::Closed;
   if (loop_) loop_->timers().cancel(static_cast<TimerNode*>(this));
+  if (loop_) metrics::sessionClosed(transport_.name());  // started sessions only
   while (!subs_.empty()) unsubscribeAt(subs_.size() - 1, true);
   if (attached_) {
     node_.detachSession(worker_, this);
