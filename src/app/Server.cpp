@@ -132,8 +132,11 @@ void Server::drain() {
   auto timeout = cfg_.server.drain_timeout;
   spdlog::info("draining {} connection(s), at most {} ms", stats_.connections.load(), timeout.count());
   draining_.store(true, std::memory_order_relaxed);
-  uint64_t deadline = net::monotonicMs() + uint64_t(timeout.count());
-  for (auto& w : workers_) w->beginDrain(deadline);
+  uint64_t now = net::monotonicMs();
+  // Every client is asked to leave by 80 % of the timeout; the rest is for
+  // their close handshakes.
+  uint64_t spreadEnd = now + uint64_t(timeout.count()) * 8 / 10;
+  for (auto& w : workers_) w->beginDrain(spreadEnd, now + uint64_t(timeout.count()));
 }
 
 void Server::stopNow() {
