@@ -91,6 +91,16 @@ void Worker::acceptReady() {
     }
     if (stats_.connections.load(std::memory_order_relaxed) >= opts_.maxConnections) {
       stats_.refusedOverLimit.fetch_add(1, std::memory_order_relaxed);
+      // At most one line per 5 s per worker, however hard the flood.
+      ++overLimitSinceLog_;
+      uint64_t now = loop_.now();
+      if (lastOverLimitLog_ == 0 || now - lastOverLimitLog_ >= 5000) {
+        spdlog::warn("accept: server.max_connections ({}) reached; refused {} connection(s) with 503 on worker {} "
+                     "since the last report",
+                     opts_.maxConnections, overLimitSinceLog_, index_);
+        lastOverLimitLog_ = now;
+        overLimitSinceLog_ = 0;
+      }
       static const char kBusy[] =
           "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 30\r\n"
           "Connection: close\r\nRetry-After: 5\r\n\r\nserver.max_connections reached";

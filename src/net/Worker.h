@@ -122,6 +122,8 @@ class Worker {
   int drainClockFd_ = -1;       // timerfd, created by the drain
   std::mt19937_64 drainRng_{std::random_device{}()};
   uint64_t lastNoFilesLog_ = 0;
+  uint64_t lastOverLimitLog_ = 0;
+  uint64_t overLimitSinceLog_ = 0;
 };
 
 }  // namespace sb::net
