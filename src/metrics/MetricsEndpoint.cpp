@@ -169,19 +169,12 @@ ProcessStats readProcessStats() {
   return p;
 }
 
-std::string renderMetrics(const MetricsSources& sources) {
-  std::string out;
-  serverRegistry(sources)->render(out);
-  processRegistry().render(out);
-  appendProcessMetrics(out);
-  return out;
-}
-
 void registerMetricsRoute(http::Router& router, MetricsSources sources) {
   std::shared_ptr<Registry> own = serverRegistry(sources);
   router.add("/metrics", {"GET"}, [own](http::HttpContext& ctx) {
+    // This server's figures, then the process-wide ones.
     std::string body;
-    body.reserve(16 * 1024);
+    body.reserve(24 * 1024);
     own->render(body);
     processRegistry().render(body);
     appendProcessMetrics(body);

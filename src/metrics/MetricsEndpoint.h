@@ -41,7 +41,4 @@ struct MetricsSources {
 // Registers GET /metrics on `router`. The sources must outlive the router.
 void registerMetricsRoute(http::Router& router, MetricsSources sources);
 
-// The whole exposition text (what the route answers), for tests.
-std::string renderMetrics(const MetricsSources& sources);
-
 }  // namespace sb::metrics

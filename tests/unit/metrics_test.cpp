@@ -45,7 +45,9 @@ TEST(MetricsExposition, FormatsNumbers) {
   EXPECT_EQ(number(-7), "-7");
   EXPECT_EQ(number(0.5), "0.5");
   EXPECT_EQ(number(0.00025), "0.00025");
-  EXPECT_EQ(number(18446744073709551615.0), "1.8446744073709552e+19");
+  EXPECT_EQ(number(1e20), "1e+20");
+  // Beyond 2^53 the shortest round-trip form is used (here exact digits).
+  EXPECT_EQ(std::stod(number(18446744073709551616.0)), 18446744073709551616.0);
   EXPECT_EQ(number(std::numeric_limits<double>::infinity()), "+Inf");
   EXPECT_EQ(number(-std::numeric_limits<double>::infinity()), "-Inf");
   EXPECT_EQ(number(std::nan("")), "NaN");
