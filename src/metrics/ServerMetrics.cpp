@@ -48,7 +48,7 @@ struct ServerMetrics {
     }
     registry.dynamicFamily(
         "switchboard_client_disconnects_total",
-        "Clients disconnected by the server, by protocol disconnect code (3001 shutdown, 3008 slow, ...).",
+        "Clients disconnected by the server, by protocol disconnect code (3001 shutdown, 3012 no pong, ...).",
         "counter", [this](std::string& out, std::string_view name) {
           for (size_t i = 0; i <= kCodes; ++i) {
             uint64_t n = disconnects[i].load(std::memory_order_relaxed);
