@@ -131,7 +131,8 @@ std::vector<double> Histogram::latencyBuckets() {
 
 // ---- Registry ----------------------------------------------------------------
 
-Registry::Child& Registry::addChild(std::string_view name, std::string_view help, Type type, Labels labels) {
+void Registry::addChild(std::string_view name, std::string_view help, Type type, Child child) {
+  const Labels& labels = child.labels;
   if (!validName(name)) throw std::logic_error("invalid metric name '" + std::string(name) + "'");
   for (const auto& [k, v] : labels) {
     if (!validName(k, true) || k == "le" || k == "quantile")
@@ -159,38 +160,39 @@ Registry::Child& Registry::addChild(std::string_view name, std::string_view help
       if (c.labels == labels) throw std::logic_error("metric '" + std::string(name) + "' registered twice");
     }
   }
-  family->children.push_back(Child{std::move(labels), nullptr, nullptr, nullptr, nullptr});
-  return family->children.back();
+  family->children.push_back(std::move(child));
 }
 
 Counter& Registry::counter(std::string_view name, std::string_view help, Labels labels) {
-  Child& c = addChild(name, help, Type::Counter, std::move(labels));
-  c.counter = std::make_unique<Counter>();
-  return *c.counter;
+  Child c{std::move(labels), std::make_unique<Counter>(), nullptr, nullptr, nullptr};
+  Counter& metric = *c.counter;
+  addChild(name, help, Type::Counter, std::move(c));
+  return metric;
 }
 
 Gauge& Registry::gauge(std::string_view name, std::string_view help, Labels labels) {
-  Child& c = addChild(name, help, Type::Gauge, std::move(labels));
-  c.gauge = std::make_unique<Gauge>();
-  return *c.gauge;
+  Child c{std::move(labels), nullptr, std::make_unique<Gauge>(), nullptr, nullptr};
+  Gauge& metric = *c.gauge;
+  addChild(name, help, Type::Gauge, std::move(c));
+  return metric;
 }
 
 Histogram& Registry::histogram(std::string_view name, std::string_view help, std::vector<double> upperBounds,
                                Labels labels) {
-  auto h = std::make_unique<Histogram>(std::move(upperBounds));
-  Child& c = addChild(name, help, Type::Histogram, std::move(labels));
-  c.histogram = std::move(h);
-  return *c.histogram;
+  Child c{std::move(labels), nullptr, nullptr, std::make_unique<Histogram>(std::move(upperBounds)), nullptr};
+  Histogram& metric = *c.histogram;
+  addChild(name, help, Type::Histogram, std::move(c));
+  return metric;
 }
 
 void Registry::counterFunction(std::string_view name, std::string_view help, Labels labels,
                                std::function<double()> read) {
-  addChild(name, help, Type::Counter, std::move(labels)).read = std::move(read);
+  addChild(name, help, Type::Counter, Child{std::move(labels), nullptr, nullptr, nullptr, std::move(read)});
 }
 
 void Registry::gaugeFunction(std::string_view name, std::string_view help, Labels labels,
                              std::function<double()> read) {
-  addChild(name, help, Type::Gauge, std::move(labels)).read = std::move(read);
+  addChild(name, help, Type::Gauge, Child{std::move(labels), nullptr, nullptr, nullptr, std::move(read)});
 }
 
 void Registry::dynamicFamily(std::string_view name, std::string_view help, std::string_view type,

@@ -149,7 +149,8 @@ class Registry {
     std::function<void(std::string&, std::string_view)> collect;
     std::string dynamicType;
   };
-  Child& addChild(std::string_view name, std::string_view help, Type type, Labels labels);
+  // Validates and appends `child` under the mutex (a render may run meanwhile).
+  void addChild(std::string_view name, std::string_view help, Type type, Child child);
 
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<Family>> families_;
