@@ -45,9 +45,10 @@ void Server::buildRoutes() {
   started_ = std::chrono::steady_clock::now();
   http_.router.add("/health", {"GET"}, [this](http::HttpContext& ctx) {
     auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_);
-    // While draining: 503 so load balancers stop routing here.
-    bool draining = draining_.load(std::memory_order_relaxed);
-    std::string body = std::string("{\"status\":") + (draining ? "\"draining\"" : "\"ok\"") + ",\"version\":\"" SB_VERSION "\",\"connections\":" +
+    // While draining: 503, so load balancers stop routing here.
+    bool draining = this->draining();
+    const char* status = draining ? "draining" : "ok";
+    std::string body = "{\"status\":\"" + std::string(status) + "\",\"version\":\"" SB_VERSION "\",\"connections\":" +
                        std::to_string(stats_.connections.load()) + ",\"workers\":" +
                        std::to_string(workers_.size()) + ",\"uptime_seconds\":" + std::to_string(uptime.count()) +
                        ",\"accepted\":" + std::to_string(stats_.accepted.load()) +
@@ -61,7 +62,7 @@ void Server::buildRoutes() {
   });
   api::registerRoutes(http_.router, *node_);
   metrics::registerMetricsRoute(http_.router, {stats_, *node_, static_cast<broker::MemoryBroker*>(memoryBroker_),
-                                               [this] { return draining_.load(std::memory_order_relaxed); }});
+                                               [this] { return draining(); }});
   if (!cfg_.debug.echo_path.empty()) {
     http_.router.add(cfg_.debug.echo_path, {"GET"}, [this](http::HttpContext& ctx) {
       ws::acceptWebSocket(ctx, wsOptions_, std::make_unique<EchoEndpoint>());
@@ -94,7 +95,8 @@ void Server::start() {
   auto broker = std::make_unique<broker::MemoryBroker>(brokerOptions);
   memoryBroker_ = broker.get();
   // Every broker call is timed for /metrics (switchboard_broker_operation_duration_seconds).
-  node_ = std::make_unique<core::Node>(cfg_, std::make_unique<metrics::TimedBroker>(std::move(broker)), size_t(workers));
+  node_ = std::make_unique<core::Node>(cfg_, std::make_unique<metrics::TimedBroker>(std::move(broker)),
+                                       size_t(workers));
   if (!node_->tokens().enabled() && !cfg_.client.allow_anonymous)
     spdlog::warn("no client.token_* key is set and client.allow_anonymous is off: no client can connect");
   buildRoutes();

@@ -59,8 +59,8 @@ struct ServerMetrics {
         });
     for (size_t m = 0; m < kApiMethods.size(); ++m) {
       for (size_t r = 0; r < kApiResults.size(); ++r) {
-        api[m][r] = &registry.counter("switchboard_api_calls_total", "Server HTTP API calls, by method and result.",
-                                      {{"method", std::string(kApiMethods[m])}, {"result", std::string(kApiResults[r])}});
+        Labels l{{"method", std::string(kApiMethods[m])}, {"result", std::string(kApiResults[r])}};
+        api[m][r] = &registry.counter("switchboard_api_calls_total", "Server HTTP API calls, by method and result.", l);
       }
     }
     for (size_t i = 0; i < kBrokerOps.size(); ++i) {

@@ -139,7 +139,8 @@ TEST(MetricsRegistry, DynamicFamilyWritesItsOwnSamples) {
   r.dynamicFamily("sb_codes_total", "By code.", "counter", [](std::string& out, std::string_view name) {
     appendSample(out, name, {{"code", "3001"}}, 2);
   });
-  EXPECT_EQ(render(r), "# HELP sb_codes_total By code.\n# TYPE sb_codes_total counter\nsb_codes_total{code=\"3001\"} 2\n");
+  EXPECT_EQ(render(r),
+            "# HELP sb_codes_total By code.\n# TYPE sb_codes_total counter\nsb_codes_total{code=\"3001\"} 2\n");
   EXPECT_THROW(r.counter("sb_codes_total", "again"), std::logic_error);
 }
 
