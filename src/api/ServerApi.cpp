@@ -17,6 +17,7 @@
 #include "core/Node.h"
 #include "http/HttpSession.h"
 #include "http/Response.h"
+#include "metrics/ServerMetrics.h"
 #include "protocol/Codec.h"
 #include "protocol/Json.h"
 #include "util/Glob.h"
@@ -763,8 +764,9 @@ ApiReply callLegacy(core::Node& node, std::string_view body) {
 
 void registerRoutes(http::Router& router, core::Node& node) {
   // Authenticates, then answers with `handle`'s reply.
-  auto route = [&router, &node](std::string path, auto handle) {
-    router.add(std::move(path), {"POST"}, [&node, handle](http::HttpContext& ctx) {
+  // `name` labels the call in /metrics.
+  auto route = [&router, &node](std::string path, std::string name, auto handle) {
+    router.add(std::move(path), {"POST"}, [&node, name, handle](http::HttpContext& ctx) {
       const std::string& key = node.config().api.key;
       std::string_view given = ctx.req.header("X-API-Key");
       if (given.empty()) {
@@ -772,25 +774,28 @@ void registerRoutes(http::Router& router, core::Node& node) {
         if (auth.size() > 7 && http::iequals(auth.substr(0, 7), "apikey ")) given = auth.substr(7);
       }
       if (key.empty()) {
+        metrics::apiCall(name, 401, {});
         ctx.session.respond(ctx.conn, ctx.req,
                             http::Response::json(401, errorBody(101, "the server API is disabled: set api.key")));
         return;
       }
       if (given.empty() || !keyMatches(given, key)) {
+        metrics::apiCall(name, 401, {});
         ctx.session.respond(ctx.conn, ctx.req,
                             http::Response::json(401, errorBody(101, given.empty() ? "X-API-Key header required"
                                                                                     : "wrong API key")));
         return;
       }
       ApiReply r = handle(ctx.req.body);
+      metrics::apiCall(name, r.status, r.body);
       ctx.session.respond(ctx.conn, ctx.req, http::Response::json(r.status, std::move(r.body)));
     });
   };
   for (const auto& method : kMethods) {
     std::string name(method.name);
-    route("/api/" + name, [&node, name](std::string_view body) { return call(node, name, body); });
+    route("/api/" + name, name, [&node, name](std::string_view body) { return call(node, name, body); });
   }
-  route("/api", [&node](std::string_view body) { return callLegacy(node, body); });
+  route("/api", "legacy", [&node](std::string_view body) { return callLegacy(node, body); });
 }
 
 }  // namespace sb::api

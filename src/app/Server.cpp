@@ -9,6 +9,8 @@
 #include "broker/MemoryBroker.h"
 #include "transport/WebSocketTransport.h"
 #include "http/StaticFiles.h"
+#include "metrics/MetricsEndpoint.h"
+#include "metrics/TimedBroker.h"
 #include "net/Listener.h"
 
 namespace sb::app {
@@ -43,20 +45,25 @@ void Server::buildRoutes() {
   started_ = std::chrono::steady_clock::now();
   http_.router.add("/health", {"GET"}, [this](http::HttpContext& ctx) {
     auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_);
-    std::string body = "{\"status\":\"ok\",\"version\":\"" SB_VERSION "\",\"connections\":" +
+    // While draining: 503, so load balancers stop routing here.
+    bool draining = this->draining();
+    const char* status = draining ? "draining" : "ok";
+    std::string body = "{\"status\":\"" + std::string(status) + "\",\"version\":\"" SB_VERSION "\",\"connections\":" +
                        std::to_string(stats_.connections.load()) + ",\"workers\":" +
                        std::to_string(workers_.size()) + ",\"uptime_seconds\":" + std::to_string(uptime.count()) +
                        ",\"accepted\":" + std::to_string(stats_.accepted.load()) +
                        ",\"refused_over_limit\":" + std::to_string(stats_.refusedOverLimit.load()) +
                        ",\"refused_no_files\":" + std::to_string(stats_.refusedNoFiles.load()) +
                        ",\"slow_consumer_disconnects\":" + std::to_string(stats_.slowConsumers.load()) + "}\n";
-    ctx.session.respond(ctx.conn, ctx.req, http::Response::json(200, std::move(body)));
+    ctx.session.respond(ctx.conn, ctx.req, http::Response::json(draining ? 503 : 200, std::move(body)));
   });
   http_.router.add("/connection/websocket", {"GET"}, [this](http::HttpContext& ctx) {
     transport::acceptClientWebSocket(ctx, wsOptions_, *node_);
   });
   // The API on the main listener, or on its own one ([api] listen).
   api::registerRoutes(cfg_.api.listen.empty() ? http_.router : apiHttp_.router, *node_);
+  metrics::registerMetricsRoute(http_.router, {stats_, *node_, static_cast<broker::MemoryBroker*>(memoryBroker_),
+                                               [this] { return draining(); }});
   if (!cfg_.debug.echo_path.empty()) {
     http_.router.add(cfg_.debug.echo_path, {"GET"}, [this](http::HttpContext& ctx) {
       ws::acceptWebSocket(ctx, wsOptions_, std::make_unique<EchoEndpoint>());
@@ -97,7 +104,9 @@ void Server::start() {
   brokerOptions.historyMetaTtl = cfg_.broker.history_meta_ttl;
   auto broker = std::make_unique<broker::MemoryBroker>(brokerOptions);
   memoryBroker_ = broker.get();
-  node_ = std::make_unique<core::Node>(cfg_, std::move(broker), size_t(workers));
+  // Every broker call is timed for /metrics (switchboard_broker_operation_duration_seconds).
+  node_ = std::make_unique<core::Node>(cfg_, std::make_unique<metrics::TimedBroker>(std::move(broker)),
+                                       size_t(workers));
   if (!node_->tokens().enabled() && !cfg_.client.allow_anonymous)
     spdlog::warn("no client.token_* key is set and client.allow_anonymous is off: no client can connect");
   buildRoutes();
@@ -149,9 +158,13 @@ void Server::start() {
 void Server::drain() {
   auto timeout = cfg_.server.drain_timeout;
   spdlog::info("draining {} connection(s), at most {} ms", stats_.connections.load(), timeout.count());
-  uint64_t deadline = net::monotonicMs() + uint64_t(timeout.count());
-  for (auto& w : workers_) w->beginDrain(deadline);
-  if (apiWorker_) apiWorker_->beginDrain(deadline);
+  draining_.store(true, std::memory_order_relaxed);
+  uint64_t now = net::monotonicMs();
+  // Every client is asked to leave by 80 % of the timeout; the rest is for
+  // their close handshakes.
+  uint64_t spreadEnd = now + uint64_t(timeout.count()) * 8 / 10;
+  for (auto& w : workers_) w->beginDrain(spreadEnd, now + uint64_t(timeout.count()));
+  if (apiWorker_) apiWorker_->beginDrain(spreadEnd, now + uint64_t(timeout.count()));
 }
 
 void Server::stopNow() {

@@ -29,9 +29,12 @@ class Server {
   // Binds and starts the workers. Throws net::ListenError / net::TlsError
   // with a message fit for the operator.
   void start();
-  // Graceful shutdown: stop accepting, close every connection (WebSocket
-  // 1001), wait at most drain_timeout, then stop the workers.
+  // Graceful shutdown: close the listeners, then disconnect clients (3001)
+  // spread with jitter over ~80 % of drain_timeout so they do not all
+  // reconnect at once; connections still open at drain_timeout are cut and the
+  // workers stop. /health answers 503 "draining" meanwhile.
   void drain();
+  bool draining() const { return draining_.load(std::memory_order_relaxed); }
   void stopNow();
   void join();
 
@@ -65,6 +68,7 @@ class Server {
   http::HttpServerContext apiHttp_;
   std::unique_ptr<net::Worker> apiWorker_;
   uint16_t apiPort_ = 0;
+  std::atomic<bool> draining_{false};
   std::chrono::steady_clock::time_point started_;
 };
 

@@ -523,6 +523,15 @@ void MemoryBroker::presenceStats(std::string_view channel, Callback<PresenceStat
 
 size_t MemoryBroker::channelCount() const { return channels_.load(std::memory_order_relaxed); }
 
+size_t MemoryBroker::publicationsKept() const {
+  size_t total = 0;
+  for (const auto& shard : shards_) {
+    std::lock_guard lock(shard->mu);
+    for (const auto& [name, state] : shard->channels) total += state.pubs.size();
+  }
+  return total;
+}
+
 void MemoryBroker::sweep() {
   const int64_t t = now();
   for (auto& shard : shards_) {

@@ -112,6 +112,10 @@ class MemoryBroker final : public Broker {
   void presenceStats(std::string_view channel, Callback<PresenceStats> done) override;
 
   size_t channelCount() const override;
+  // Publications held in history across all channels (expired ones not yet
+  // swept included). Visits every channel under its shard's lock: for a
+  // metrics scrape, not for a hot path.
+  size_t publicationsKept() const;
   const char* name() const override { return "memory"; }
 
   // Frees expired publications, stream meta, idempotency keys and presence

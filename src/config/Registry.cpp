@@ -151,7 +151,9 @@ const KeyDef kKeys[] = {
     field<&Config::server, &ServerConfig::tls_key>("server", "tls_key", "TLS private key (PEM file) for tls_cert."),
     field<&Config::server, &ServerConfig::drain_timeout>(
         "server", "drain_timeout",
-        "On SIGTERM/SIGINT, how long open connections get to close before the process exits;\n"
+        "On SIGTERM/SIGINT, how long open connections get to close before the process exits.\n"
+        "Listeners close at once and /health answers 503; clients are disconnected (3001) in random\n"
+        "order spread over the first 80 % of this time, so they do not all reconnect together;\n"
         "\"0s\" closes them at once.")
         .range(0, 24 * kHour),
     field<&Config::server, &ServerConfig::max_body_size>(

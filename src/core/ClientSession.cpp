@@ -6,6 +6,8 @@
 #include <chrono>
 #include <random>
 
+#include "app/Logging.h"
+#include "metrics/ServerMetrics.h"
 #include "net/EventLoop.h"
 #include "protocol/Json.h"
 
@@ -52,6 +54,7 @@ void ClientSession::start() {
   tokensAt_ = now;
   connectDeadline_ = now + uint64_t(node_.config().client.connect_timeout.count());
   scheduleTimer();
+  metrics::sessionOpened(transport_.name());
 }
 
 int64_t ClientSession::unixNow() const {
@@ -192,6 +195,8 @@ void ClientSession::handleConnect(const Command& cmd, std::string& out) {
   node_.attachSession(worker_, this);
   attached_ = true;
   node_.stats().clients.fetch_add(1, std::memory_order_relaxed);
+  logging::event(spdlog::level::debug, "client connected",
+                 {{"client", clientId()}, {"user", user_}, {"transport", transport_.name()}});
 
   protocol::ConnectResult r;
   r.client.assign(clientId());
@@ -799,6 +804,10 @@ void ClientSession::sendPing() {
 void ClientSession::disconnect(uint16_t code, std::string_view reason) {
   if (state_ == State::Closed) return;
   node_.stats().disconnects.fetch_add(1, std::memory_order_relaxed);
+  metrics::clientDisconnected(code);
+  logging::event(spdlog::level::debug, "disconnecting client",
+                 {{"client", clientId()}, {"user", user_}, {"transport", transport_.name()}, {"code", code},
+                  {"reason", reason}});
   transport_.close(code, reason);
   transportClosed();
 }
@@ -808,6 +817,10 @@ void ClientSession::transportClosed() {
   bool wasConnected = state_ == State::Connected;
   state_ = State::Closed;
   if (loop_) loop_->timers().cancel(static_cast<TimerNode*>(this));
+  if (loop_) metrics::sessionClosed(transport_.name());  // started sessions only
+  logging::event(spdlog::level::debug, "client closed",
+                 {{"client", clientId()}, {"user", user_}, {"transport", transport_.name()},
+                  {"connected", wasConnected ? "yes" : "no"}});
   while (!subs_.empty()) unsubscribeAt(subs_.size() - 1, true);
   if (attached_) {
     node_.detachSession(worker_, this);

@@ -6,9 +6,12 @@
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 
 namespace sb::net {
@@ -26,11 +29,16 @@ Worker::Worker(int index, int listenFd, SSL_CTX* tls, const WorkerOptions& opts,
   reserveFd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   drainTimer_.worker = this;
   drainTimer_.fire = [](TimerNode* n) { static_cast<DrainTimer*>(n)->worker->drainDeadlinePassed(); };
+  drainStepTimer_.worker = this;
+  drainStepTimer_.fire = [](TimerNode* n) { static_cast<DrainTimer*>(n)->worker->drainStep(); };
 }
 
 Worker::~Worker() {
   // Connections first: their destructors touch the loop's timer wheel.
   conns_.clear();
+  loop_.timers().cancel(&drainTimer_);
+  loop_.timers().cancel(&drainStepTimer_);
+  stopDrainClock();
   if (listenFd_ >= 0) ::close(listenFd_);
   if (reserveFd_ >= 0) ::close(reserveFd_);
 }
@@ -83,6 +91,16 @@ void Worker::acceptReady() {
     }
     if (stats_.connections.load(std::memory_order_relaxed) >= opts_.maxConnections) {
       stats_.refusedOverLimit.fetch_add(1, std::memory_order_relaxed);
+      // At most one line per 5 s per worker, however hard the flood.
+      ++overLimitSinceLog_;
+      uint64_t now = loop_.now();
+      if (lastOverLimitLog_ == 0 || now - lastOverLimitLog_ >= 5000) {
+        spdlog::warn("accept: server.max_connections ({}) reached; refused {} connection(s) with 503 on worker {} "
+                     "since the last report",
+                     opts_.maxConnections, overLimitSinceLog_, index_);
+        lastOverLimitLog_ = now;
+        overLimitSinceLog_ = 0;
+      }
       static const char kBusy[] =
           "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 30\r\n"
           "Connection: close\r\nRetry-After: 5\r\n\r\nserver.max_connections reached";
@@ -123,40 +141,113 @@ void Worker::release(Connection* c) {
   // Destroy at the end of the turn: the caller may still be inside one of the
   // connection's callbacks.
   loop_.deferred([this, c] {
-    uint32_t slot = c->slot;
+    size_t slot = c->slot;
     if (slot >= conns_.size() || conns_[slot].get() != c) return;
-    if (slot != conns_.size() - 1) {
-      std::swap(conns_[slot], conns_.back());
-      conns_[slot]->slot = slot;
+    if (draining_ && slot < drainAsked_) {
+      // Keep the asked ones contiguous: the last asked fills the hole and the
+      // leaving connection becomes the first not asked.
+      swapSlots(slot, drainAsked_ - 1);
+      slot = --drainAsked_;
     }
+    swapSlots(slot, conns_.size() - 1);
     conns_.pop_back();
     if (draining_) checkDrained();
   });
 }
 
-void Worker::beginDrain(uint64_t deadlineMs) {
-  loop_.post([this, deadlineMs] {
+void Worker::swapSlots(size_t a, size_t b) {
+  if (a == b) return;
+  std::swap(conns_[a], conns_[b]);
+  conns_[a]->slot = uint32_t(a);
+  conns_[b]->slot = uint32_t(b);
+}
+
+void Worker::beginDrain(uint64_t spreadEndMs, uint64_t deadlineMs) {
+  loop_.post([this, spreadEndMs, deadlineMs] {
+    if (draining_) return;
     draining_ = true;
+    // Listeners first: from now on new connections go to other nodes.
     if (listenFd_ >= 0) {
       loop_.remove(listenFd_);
       ::close(listenFd_);
       listenFd_ = -1;
     }
-    // Snapshot: shutting one down may close (and later release) others.
-    std::vector<Connection*> snapshot;
-    snapshot.reserve(conns_.size());
-    for (auto& c : conns_) snapshot.push_back(c.get());
-    for (Connection* c : snapshot)
-      if (!c->isClosed()) c->shutdownServer();
-    checkDrained();
+    uint64_t now = monotonicMs();
+    drainSpreadEnd_ = std::min(spreadEndMs, deadlineMs);
+    drainAsked_ = 0;
     if (!conns_.empty()) {
-      uint64_t now = monotonicMs();
       loop_.timers().schedule(&drainTimer_, deadlineMs > now ? deadlineMs - now : 0);
+      drainNextAt_ = nextDrainAskAt(now);
+      drainStep();
     }
+    checkDrained();
   });
 }
 
+// When the next connection is asked, given that the previous one was asked
+// at `from`: the earliest of the remaining connections' moments, each drawn
+// uniformly from [from, end of the spread window]. (The minimum of k uniform
+// draws is end - (end - from) * U^(1/k), so no list of moments is kept.)
+uint64_t Worker::nextDrainAskAt(uint64_t from) {
+  size_t remaining = conns_.size() - drainAsked_;
+  if (remaining == 0 || from >= drainSpreadEnd_) return from;
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  double span = double(drainSpreadEnd_ - from);
+  return from + uint64_t(span * (1.0 - std::pow(u(drainRng_), 1.0 / double(remaining))));
+}
+
+// Asks every connection whose moment has come to close: each time one picked
+// at random among those not asked yet. Releases happen at the end of the
+// turn, so conns_ does not change while this runs.
+void Worker::drainStep() {
+  uint64_t now = monotonicMs();
+  while (drainAsked_ < conns_.size() && drainNextAt_ <= now) {
+    std::uniform_int_distribution<size_t> pick(drainAsked_, conns_.size() - 1);
+    swapSlots(drainAsked_, pick(drainRng_));
+    Connection* c = conns_[drainAsked_++].get();
+    if (!c->isClosed()) c->shutdownServer();
+    drainNextAt_ = nextDrainAskAt(drainNextAt_);
+  }
+  if (drainAsked_ < conns_.size()) armDrainClock(drainNextAt_ > now ? drainNextAt_ - now : 1);
+  else stopDrainClock();
+}
+
+void Worker::armDrainClock(uint64_t delayMs) {
+  if (drainClockFd_ < 0) {
+    drainClockFd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (drainClockFd_ >= 0 && !loop_.add(drainClockFd_, EPOLLIN, &drainClock_)) {
+      ::close(drainClockFd_);
+      drainClockFd_ = -1;
+    }
+  }
+  if (drainClockFd_ < 0) {
+    // No descriptor to spare (the drain may start because fds ran out): the
+    // timer wheel's 100 ms ticks are coarser but still spread the closes.
+    loop_.timers().schedule(&drainStepTimer_, delayMs);
+    return;
+  }
+  itimerspec spec{};
+  spec.it_value.tv_sec = time_t(delayMs / 1000);
+  spec.it_value.tv_nsec = long(delayMs % 1000) * 1000000L;
+  ::timerfd_settime(drainClockFd_, 0, &spec, nullptr);
+}
+
+void Worker::drainClockFired() {
+  uint64_t expirations;
+  (void)!::read(drainClockFd_, &expirations, sizeof expirations);
+  drainStep();
+}
+
+void Worker::stopDrainClock() {
+  if (drainClockFd_ < 0) return;
+  loop_.remove(drainClockFd_);
+  ::close(drainClockFd_);
+  drainClockFd_ = -1;
+}
+
 void Worker::drainDeadlinePassed() {
+  loop_.timers().cancel(&drainStepTimer_);
+  stopDrainClock();
   // Connections still open at the drain deadline are cut.
   std::vector<Connection*> rest;
   for (auto& c : conns_) rest.push_back(c.get());

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <random>
 #include <memory>
 #include <string>
 #include <thread>
@@ -47,9 +48,13 @@ class Worker {
 
   void start();   // spawns the thread
   void join();
-  // Thread-safe: stop accepting, ask every connection to close gracefully,
-  // and stop the loop once all are gone or `deadlineMs` (monotonic) passes.
-  void beginDrain(uint64_t deadlineMs);
+  // Thread-safe: close the listener now, then ask the connections to close
+  // gracefully (a client session sends disconnect 3001) one at a time, in
+  // random order at random moments (uniform over the window), so that all
+  // have been asked by `spreadEndMs` and clients do not reconnect elsewhere
+  // in one burst. The loop stops once all are gone or at `deadlineMs`, when
+  // the rest are cut. Times are monotonicMs().
+  void beginDrain(uint64_t spreadEndMs, uint64_t deadlineMs);
   // Thread-safe: stop the loop now.
   void stop() { loop_.stop(); }
 
@@ -73,9 +78,24 @@ class Worker {
    private:
     Worker& w_;
   };
+  // Fires the drain's next steps with millisecond precision (the timer wheel
+  // ticks every 100 ms, which would bunch the disconnects up).
+  class DrainClock : public IoHandler {
+   public:
+    explicit DrainClock(Worker& w) : w_(w) {}
+    void onIoEvent(uint32_t events) override { w_.drainClockFired(); }
+   private:
+    Worker& w_;
+  };
   void acceptReady();
   void checkDrained();
+  void drainStep();
+  uint64_t nextDrainAskAt(uint64_t from);
+  void armDrainClock(uint64_t delayMs);
+  void drainClockFired();
+  void stopDrainClock();
   void drainDeadlinePassed();
+  void swapSlots(size_t a, size_t b);
 
   int index_;
   int listenFd_;
@@ -92,8 +112,18 @@ class Worker {
   bool draining_ = false;
   struct DrainTimer : TimerNode {
     Worker* worker = nullptr;
-  } drainTimer_;
+  } drainTimer_, drainStepTimer_;
+  // While draining, conns_[0, drainAsked_) have been asked to close and the
+  // rest have not (release() keeps the two ranges apart).
+  size_t drainAsked_ = 0;
+  uint64_t drainSpreadEnd_ = 0;
+  uint64_t drainNextAt_ = 0;    // when the next connection is asked
+  DrainClock drainClock_{*this};
+  int drainClockFd_ = -1;       // timerfd, created by the drain
+  std::mt19937_64 drainRng_{std::random_device{}()};
   uint64_t lastNoFilesLog_ = 0;
+  uint64_t lastOverLimitLog_ = 0;
+  uint64_t overLimitSinceLog_ = 0;
 };
 
 }  // namespace sb::net
