@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <iostream>
 
-#include "app/Logging.h"
+#include "util/Logging.h"
 #include "app/Server.h"
 #include "auth/ChannelRules.h"
 #include "auth/TokenVerifier.h"

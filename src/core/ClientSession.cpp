@@ -6,7 +6,7 @@
 #include <chrono>
 #include <random>
 
-#include "app/Logging.h"
+#include "util/Logging.h"
 #include "metrics/ServerMetrics.h"
 #include "net/EventLoop.h"
 #include "protocol/Json.h"

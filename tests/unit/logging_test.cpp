@@ -6,7 +6,7 @@
 
 #include <sstream>
 
-#include "app/Logging.h"
+#include "util/Logging.h"
 
 using sb::logging::appendJsonMessage;
 using sb::logging::appendTextMessage;

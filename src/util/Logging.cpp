@@ -1,4 +1,4 @@
-#include "app/Logging.h"
+#include "util/Logging.h"
 
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
