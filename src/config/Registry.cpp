@@ -113,6 +113,9 @@ const SectionDef kSections[] = {
      "option here or a token allows it."},
     {"api", "The server HTTP API (POST /api/<method>), for your backend."},
     {"broker", "Where publications, history and presence live."},
+    {"demo",
+     "The demo chat served at / (web/). DEMO ONLY, never for production: with token_endpoint on,\n"
+     "anyone who can reach the server gets a valid connection token."},
 };
 
 const KeyDef kKeys[] = {
@@ -281,6 +284,14 @@ const KeyDef kKeys[] = {
         "publication, so that a client coming back after its history expired is still told\n"
         "correctly whether it missed anything. At least every history_ttl.")
         .range(kSecond),
+
+    // [demo]
+    field<&Config::demo, &DemoConfig::token_endpoint>(
+        "demo", "token_endpoint",
+        "Serve POST /demo/token {\"name\": \"<nickname>\"}: it answers {\"token\", \"user\"}, an HS256\n"
+        "connection token signed with client.token_hmac_secret for a fresh random user whose info\n"
+        "is {\"name\": nickname}, valid 24 h. DEMO ONLY, never for production: it hands a token to\n"
+        "anyone who asks. Needs client.token_hmac_secret; the server warns at startup when it is on."),
 };
 
 // The options of one namespace, written once: lifted onto [channel] (channels
@@ -517,8 +528,16 @@ void checkHistoryMetaTtl(const Config& c) {
   for (const auto& ns : c.channel.namespaces) check(ns.options, fmt::format("channel.namespace[\"{}\"]", ns.name));
 }
 
-const ConfigCheck kChecks[] = {checkTlsPair,        checkPongTimeout,   checkCommandBurst,
-                               checkPresenceTtl,    checkChannelSection, checkHistoryMetaTtl};
+// [demo] token_endpoint signs with the HMAC secret; without one it could mint nothing.
+void checkDemoTokenEndpoint(const Config& c) {
+  if (c.demo.token_endpoint && c.client.token_hmac_secret.empty())
+    throw ConfigError(
+        "config: demo.token_endpoint is on but client.token_hmac_secret is not set: the demo tokens are signed "
+        "with it");
+}
+
+const ConfigCheck kChecks[] = {checkTlsPair,        checkPongTimeout,    checkCommandBurst,     checkPresenceTtl,
+                               checkChannelSection, checkHistoryMetaTtl, checkDemoTokenEndpoint};
 
 }  // namespace
 
