@@ -40,6 +40,12 @@ struct DebugConfig {
   std::string echo_path;  // empty = no echo endpoint
 };
 
+// [demo]: helpers for the demo chat served at / (web/). Demo-only: they hand
+// out credentials to anyone who asks, so never turn them on in production.
+struct DemoConfig {
+  bool token_endpoint = false;  // POST /demo/token mints connection tokens (needs client.token_hmac_secret)
+};
+
 struct LogConfig {
   std::string level = "info";
   std::string format = "text";
@@ -120,22 +126,16 @@ struct BrokerConfig {
   std::chrono::milliseconds history_meta_ttl{86400000};
 };
 
-// [demo]: helpers for the demo chat served at / (web/). Demo-only: they hand
-// out credentials to anyone who asks, so never turn them on in production.
-struct DemoConfig {
-  bool token_endpoint = false;  // POST /demo/token mints connection tokens (needs client.token_hmac_secret)
-};
-
 struct Config {
   ServerConfig server;
   WebSocketConfig websocket;
   DebugConfig debug;
+  DemoConfig demo;
   LogConfig log;
   ClientConfig client;
   ChannelConfig channel;
   ApiConfig api;
   BrokerConfig broker;
-  DemoConfig demo;
 };
 
 // Every configuration problem. what() is a complete, user-facing message

@@ -104,6 +104,9 @@ const SectionDef kSections[] = {
     {"server", "Listening socket, connection limits, TLS and static files."},
     {"websocket", "WebSocket protocol settings (RFC 6455)."},
     {"debug", "Development and conformance-testing aids; keep them off in production."},
+    {"demo",
+     "The demo chat served at / (web/). DEMO ONLY, never for production: with token_endpoint on,\n"
+     "anyone who can reach the server gets a valid connection token."},
     {"log", "Logging to stderr."},
     {"client", "Client connections: authentication, heartbeats, timeouts and per-connection limits."},
     {"channel",
@@ -113,9 +116,6 @@ const SectionDef kSections[] = {
      "option here or a token allows it."},
     {"api", "The server HTTP API (POST /api/<method>), for your backend."},
     {"broker", "Where publications, history and presence live."},
-    {"demo",
-     "The demo chat served at / (web/). DEMO ONLY, never for production: with token_endpoint on,\n"
-     "anyone who can reach the server gets a valid connection token."},
 };
 
 const KeyDef kKeys[] = {
@@ -177,6 +177,14 @@ const KeyDef kKeys[] = {
         "When set (e.g. \"/echo\"), a WebSocket endpoint at this path echoes every message back\n"
         "with its opcode, for conformance tests (Autobahn). \"\" = off.")
         .validate(checkUrlPath),
+
+    // [demo]
+    field<&Config::demo, &DemoConfig::token_endpoint>(
+        "demo", "token_endpoint",
+        "Serve POST /demo/token {\"name\": \"<nickname>\"}: it answers {\"token\", \"user\"}, an HS256\n"
+        "connection token signed with client.token_hmac_secret for a fresh random user whose info\n"
+        "is {\"name\": nickname}, valid 24 h. DEMO ONLY, never for production: it hands a token to\n"
+        "anyone who asks. Needs client.token_hmac_secret; the server warns at startup when it is on."),
 
     // [log]
     field<&Config::log, &LogConfig::level>("log", "level", "Least severe level logged: trace, debug, info, warn or error.")
@@ -284,14 +292,6 @@ const KeyDef kKeys[] = {
         "publication, so that a client coming back after its history expired is still told\n"
         "correctly whether it missed anything. At least every history_ttl.")
         .range(kSecond),
-
-    // [demo]
-    field<&Config::demo, &DemoConfig::token_endpoint>(
-        "demo", "token_endpoint",
-        "Serve POST /demo/token {\"name\": \"<nickname>\"}: it answers {\"token\", \"user\"}, an HS256\n"
-        "connection token signed with client.token_hmac_secret for a fresh random user whose info\n"
-        "is {\"name\": nickname}, valid 24 h. DEMO ONLY, never for production: it hands a token to\n"
-        "anyone who asks. Needs client.token_hmac_secret; the server warns at startup when it is on."),
 };
 
 // The options of one namespace, written once: lifted onto [channel] (channels
@@ -536,8 +536,9 @@ void checkDemoTokenEndpoint(const Config& c) {
         "with it");
 }
 
-const ConfigCheck kChecks[] = {checkTlsPair,        checkPongTimeout,    checkCommandBurst,     checkPresenceTtl,
-                               checkChannelSection, checkHistoryMetaTtl, checkDemoTokenEndpoint};
+const ConfigCheck kChecks[] = {checkTlsPair,        checkPongTimeout,   checkCommandBurst,
+                               checkPresenceTtl,    checkChannelSection, checkHistoryMetaTtl,
+                               checkDemoTokenEndpoint};
 
 }  // namespace
 
