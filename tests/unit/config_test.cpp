@@ -580,8 +580,8 @@ TEST(Registry, IsConsistent) {
     EXPECT_EQ(sb::config::findKey(k.section, k.key), &k);
   }
   EXPECT_TRUE(envNames.count("SWITCHBOARD_WEBSOCKET_MAX_MESSAGE_SIZE"));
-  // 16 server/websocket/debug/log + 16 client + max_name_length + 22 channel options + 1 api + 2 broker.
-  EXPECT_EQ(names.size(), 58u);
+  // 16 server/websocket/debug/log + 16 client + max_name_length + 22 channel options + 1 api + 2 broker + 1 demo.
+  EXPECT_EQ(names.size(), 59u);
 }
 
 TEST(Registry, EnvCoversEveryKey) {
