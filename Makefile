@@ -21,10 +21,12 @@ configure: $(BUILD)/build.ninja
 build: deps
 	@test -f $(BUILD)/CMakeCache.txt || cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
+	@./scripts/bundle-web
 
-# Starts the server with the built-in defaults (in-memory broker) on http://localhost:8000.
+# Serves the demo chat on http://localhost:8000 (config/demo.toml, in-memory broker);
+# CONFIG=FILE runs with another configuration instead.
 run: build
-	./$(BUILD)/switchboard $(if $(CONFIG),--config $(CONFIG),)
+	./$(BUILD)/switchboard --config $(if $(CONFIG),$(CONFIG),config/demo.toml)
 
 # Every suite: unit (ctest), conformance, interop (Node ws + Chromium), TLS, fuzz smoke.
 test: build

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "api/ServerApi.h"
+#include "app/DemoTokens.h"
 #include "app/EchoEndpoint.h"
 #include "broker/MemoryBroker.h"
 #include "transport/WebSocketTransport.h"
@@ -64,6 +65,12 @@ void Server::buildRoutes() {
   api::registerRoutes(cfg_.api.listen.empty() ? http_.router : apiHttp_.router, *node_);
   metrics::registerMetricsRoute(http_.router, {stats_, *node_, static_cast<broker::MemoryBroker*>(memoryBroker_),
                                                [this] { return draining(); }});
+  // The demo chat's token endpoint (web/): demo-only, off by default.
+  if (cfg_.demo.token_endpoint) {
+    registerDemoTokenRoute(http_.router, cfg_.client.token_hmac_secret);
+    spdlog::warn("demo.token_endpoint is on: POST /demo/token gives a connection token to anyone who asks; "
+                 "it is for the demo only, never for production");
+  }
   if (!cfg_.debug.echo_path.empty()) {
     http_.router.add(cfg_.debug.echo_path, {"GET"}, [this](http::HttpContext& ctx) {
       ws::acceptWebSocket(ctx, wsOptions_, std::make_unique<EchoEndpoint>());

@@ -40,6 +40,12 @@ struct DebugConfig {
   std::string echo_path;  // empty = no echo endpoint
 };
 
+// [demo]: helpers for the demo chat served at / (web/). Demo-only: they hand
+// out credentials to anyone who asks, so never turn them on in production.
+struct DemoConfig {
+  bool token_endpoint = false;  // POST /demo/token mints connection tokens (needs client.token_hmac_secret)
+};
+
 struct LogConfig {
   std::string level = "info";
   std::string format = "text";
@@ -128,6 +134,7 @@ struct Config {
   ServerConfig server;
   WebSocketConfig websocket;
   DebugConfig debug;
+  DemoConfig demo;
   LogConfig log;
   ClientConfig client;
   ChannelConfig channel;

@@ -118,6 +118,9 @@ const SectionDef kSections[] = {
     {"server", "Listening socket, connection limits, TLS and static files."},
     {"websocket", "WebSocket protocol settings (RFC 6455)."},
     {"debug", "Development and conformance-testing aids; keep them off in production."},
+    {"demo",
+     "The demo chat served at / (web/). DEMO ONLY, never for production: with token_endpoint on,\n"
+     "anyone who can reach the server gets a valid connection token."},
     {"log", "Logging to stderr."},
     {"client", "Client connections: authentication, heartbeats, timeouts and per-connection limits."},
     {"channel",
@@ -190,6 +193,14 @@ const KeyDef kKeys[] = {
         "When set (e.g. \"/echo\"), a WebSocket endpoint at this path echoes every message back\n"
         "with its opcode, for conformance tests (Autobahn). \"\" = off.")
         .validate(checkUrlPath),
+
+    // [demo]
+    field<&Config::demo, &DemoConfig::token_endpoint>(
+        "demo", "token_endpoint",
+        "Serve POST /demo/token {\"name\": \"<nickname>\"}: it answers {\"token\", \"user\"}, an HS256\n"
+        "connection token signed with client.token_hmac_secret for a fresh random user whose info\n"
+        "is {\"name\": nickname}, valid 24 h. DEMO ONLY, never for production: it hands a token to\n"
+        "anyone who asks. Needs client.token_hmac_secret; the server warns at startup when it is on."),
 
     // [log]
     field<&Config::log, &LogConfig::level>("log", "level", "Least severe level logged: trace, debug, info, warn or error.")
@@ -561,8 +572,16 @@ void checkApiListen(const Config& c) {
         c.api.listen, c.server.listen));
 }
 
-const ConfigCheck kChecks[] = {checkTlsPair,        checkPongTimeout,    checkCommandBurst, checkPresenceTtl,
-                               checkChannelSection, checkHistoryMetaTtl, checkApiListen};
+// [demo] token_endpoint signs with the HMAC secret; without one it could mint nothing.
+void checkDemoTokenEndpoint(const Config& c) {
+  if (c.demo.token_endpoint && c.client.token_hmac_secret.empty())
+    throw ConfigError(
+        "config: demo.token_endpoint is on but client.token_hmac_secret is not set: the demo tokens are signed "
+        "with it");
+}
+
+const ConfigCheck kChecks[] = {checkTlsPair,        checkPongTimeout,    checkCommandBurst,     checkPresenceTtl,
+                               checkChannelSection, checkHistoryMetaTtl, checkApiListen, checkDemoTokenEndpoint};
 
 }  // namespace
 

@@ -582,8 +582,8 @@ TEST(Registry, IsConsistent) {
     EXPECT_EQ(sb::config::findKey(k.section, k.key), &k);
   }
   EXPECT_TRUE(envNames.count("SWITCHBOARD_WEBSOCKET_MAX_MESSAGE_SIZE"));
-  // 16 server/websocket/debug/log + 17 client + max_name_length + 22 channel options + 2 api + 2 broker.
-  EXPECT_EQ(names.size(), 60u);
+  // 16 server/websocket/debug/log + 17 client + max_name_length + 22 channel options + 2 api + 2 broker + 1 demo.
+  EXPECT_EQ(names.size(), 61u);
 }
 
 TEST(Registry, EnvCoversEveryKey) {
