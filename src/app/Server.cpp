@@ -7,6 +7,7 @@
 #include "api/ServerApi.h"
 #include "app/EchoEndpoint.h"
 #include "broker/MemoryBroker.h"
+#include "transport/PlainRoutes.h"
 #include "transport/WebSocketTransport.h"
 #include "http/StaticFiles.h"
 #include "net/Listener.h"
@@ -56,6 +57,7 @@ void Server::buildRoutes() {
     transport::acceptClientWebSocket(ctx, wsOptions_, *node_);
   });
   api::registerRoutes(http_.router, *node_);
+  transport::registerPlainRoutes(http_.router, *node_, transport::PlainOptions{});
   if (!cfg_.debug.echo_path.empty()) {
     http_.router.add(cfg_.debug.echo_path, {"GET"}, [this](http::HttpContext& ctx) {
       ws::acceptWebSocket(ctx, wsOptions_, std::make_unique<EchoEndpoint>());

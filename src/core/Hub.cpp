@@ -28,6 +28,13 @@ struct Hub::Worker {
   // The channel whose subscribers are being visited: if its last subscriber
   // leaves meanwhile, it is erased after the visit, not under the loop.
   ChannelSubscribers* delivering = nullptr;
+  // Hub::encoded's cache: encodings of `encodedEvent`, the event being
+  // delivered (held so its address cannot be reused by another event).
+  static constexpr size_t kCachedEncodings = 4;
+  ChannelEventPtr encodedEvent;
+  std::array<std::pair<EventEncoder, net::SharedBuffer::Ref>, kCachedEncodings> encodings{};
+  net::SharedBuffer::Ref uncached;  // Hub::encoded's answer outside a delivery
+  SliceArena arena;
 };
 
 Hub::Hub(broker::Broker& broker, size_t workers) : broker_(broker) {
@@ -125,6 +132,7 @@ void Hub::onPublication(std::string_view channel, const protocol::PublicationPtr
   ev->channel = channel;
   ev->pub = pub;
   ev->offset = pos.offset;
+  ev->epoch = pos.epoch;
   protocol::writePublicationPush(ev->push, channel, *pub);
   dispatch(std::move(ev));
 }
@@ -181,6 +189,11 @@ void Hub::drainInbox(size_t w) {
   }
   for (const ChannelEventPtr& ev : wk.draining) deliverLocal(w, ev);
   wk.draining.clear();  // keeps its capacity: no allocation in steady state
+  // The queues hold what they need; the cache would only pin memory.
+  if (wk.encodedEvent) {
+    wk.encodedEvent.reset();
+    for (auto& e : wk.encodings) e = {};
+  }
 }
 
 // The hot path: one frame per event per worker, one reference per subscriber.
@@ -192,6 +205,10 @@ void Hub::deliverLocal(size_t w, const ChannelEventPtr& ev) {
   net::SharedBuffer::Ref frame = frameText(ev->push);
   stats_.framesEncoded.fetch_add(1, std::memory_order_relaxed);
   const bool isPub = ev->kind == ChannelEvent::Kind::Publication;
+  if (wk.encodedEvent != ev) {
+    for (auto& e : wk.encodings) e = {};
+    wk.encodedEvent = ev;  // a reference count, no allocation
+  }
   uint64_t delivered = 0;
   wk.delivering = &ch;
   // Index loop: a delivery may close its connection (slow consumer), which
@@ -230,6 +247,44 @@ net::SharedBuffer::Ref Hub::frameText(std::string_view payload) {
   std::memcpy(buf->data(), header, hlen);
   std::memcpy(buf->data() + hlen, payload.data(), payload.size());
   return buf;
+}
+
+const net::SharedBuffer::Ref& Hub::encoded(size_t w, const ChannelEvent& ev, EventEncoder encode) {
+  Worker& wk = *workers_[w];
+  if (wk.encodedEvent.get() == &ev) {
+    for (auto& [fn, buf] : wk.encodings) {
+      if (fn == encode) return buf;
+      if (!fn) {
+        fn = encode;
+        buf = encode(ev);
+        stats_.eventsEncoded.fetch_add(1, std::memory_order_relaxed);
+        return buf;
+      }
+    }
+  }
+  // Not being delivered, or more encodings than the cache holds.
+  wk.uncached = encode(ev);
+  stats_.eventsEncoded.fetch_add(1, std::memory_order_relaxed);
+  return wk.uncached;
+}
+
+SliceArena& Hub::sliceArena(size_t w) { return workers_[w]->arena; }
+
+uint8_t* SliceArena::reserve(size_t max) {
+  assert(max <= kBlockSize);
+  if (block_ && block_->refCount() == 1) used_ = 0;  // no queue holds a slice: rewind
+  if (!block_ || used_ + max > kBlockSize) {
+    block_ = net::SharedBuffer::create(kBlockSize);
+    used_ = 0;
+    ++blocksAllocated_;
+  }
+  return block_->data() + used_;
+}
+
+size_t SliceArena::commit(size_t len) {
+  size_t offset = used_;
+  used_ += len;
+  return offset;
 }
 
 }  // namespace sb::core
