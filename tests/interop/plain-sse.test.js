@@ -10,6 +10,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const http = require('node:http');
+const net = require('node:net');
 const crypto = require('node:crypto');
 const { EventSource } = require('eventsource');
 const { startServer, request } = require('./lib/server');
@@ -275,6 +276,37 @@ test('plain SSE endpoint', async (t) => {
     } finally {
       s.close();
     }
+  });
+
+  await t.test('a client that goes away, or keeps sending, leaves its channels', async () => {
+    const subs = async () => {
+      const r = await request(`${srv.url}/api/info`, { method: 'POST', headers: { 'X-API-Key': KEY }, body: '{}' });
+      return JSON.parse(r.body).result.nodes[0].num_subs;
+    };
+    const base = await subs();
+    const s = await rawStream(`${srv.url}/sse?channel=g1&channel=g2&channel=live:g3`);
+    await waitFor(() => s.blocks().length >= 2, 'subscribed');
+    assert.equal(await subs(), base + 3);
+    s.close();
+    for (let i = 0; i < 100 && (await subs()) !== base; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(await subs(), base);
+
+    // Nothing is read after the request; over 4 KiB of it is not a stream reader.
+    const sock = net.connect(srv.port, '127.0.0.1');
+    let got = '';
+    const closed = new Promise((resolve) => sock.on('close', resolve));
+    sock.on('data', (d) => { got += d; });
+    sock.on('error', () => {});
+    sock.write('GET /sse?channel=g4 HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitFor(() => got.includes('event: subscribed'), 'subscribed');
+    assert.equal(await subs(), base + 1);
+    sock.write('x'.repeat(1000));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(sock.destroyed, false, 'a little input is ignored');
+    sock.write('x'.repeat(5000));
+    await closed;
+    for (let i = 0; i < 100 && (await subs()) !== base; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(await subs(), base);
   });
 
   await t.test('refusals are plain HTTP answers naming the problem', async () => {
