@@ -57,7 +57,7 @@ void Server::buildRoutes() {
     transport::acceptClientWebSocket(ctx, wsOptions_, *node_);
   });
   api::registerRoutes(http_.router, *node_);
-  transport::registerPlainRoutes(http_.router, *node_, transport::PlainOptions{});
+  transport::registerPlainRoutes(http_.router, *node_, transport::PlainOptions{}, wsOptions_);
   if (!cfg_.debug.echo_path.empty()) {
     http_.router.add(cfg_.debug.echo_path, {"GET"}, [this](http::HttpContext& ctx) {
       ws::acceptWebSocket(ctx, wsOptions_, std::make_unique<EchoEndpoint>());

@@ -25,9 +25,12 @@ std::string HttpStream::head(std::string_view contentType, std::string_view extr
 void HttpStream::start() {
   if (!open()) return;
   source_->onStreamOpen(*this);
+  // Ended already (e.g. a long-poll answered at once): the connection's
+  // linger timer bounds the close and must stay.
+  if (!open()) return;
   // The HTTP session may have armed its request timer; the heartbeat (or
   // nothing) replaces it.
-  if (opts_.heartbeatMs > 0 && open()) conn_.armTimer(opts_.heartbeatMs);
+  if (opts_.heartbeatMs > 0) conn_.armTimer(opts_.heartbeatMs);
   else conn_.cancelTimer();
 }
 

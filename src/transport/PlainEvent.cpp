@@ -37,18 +37,35 @@ void writePlainEvent(std::string& out, std::string_view channel, const protocol:
   out += '}';
 }
 
-net::SharedBuffer::Ref encodeSseData(const core::ChannelEvent& ev) {
-  // One scratch string per thread: its capacity is reused, only the shared
-  // buffer is allocated (once per event per worker).
+namespace {
+
+// The event object between `prefix` and `suffix`, built in one scratch
+// string per thread (its capacity is reused) and copied once into the shared
+// buffer (once per event per worker).
+template <class Finish>
+net::SharedBuffer::Ref encodeWith(const core::ChannelEvent& ev, std::string_view prefix, std::string_view suffix,
+                                  Finish&& finish) {
   thread_local std::string scratch;
   scratch.clear();
-  scratch += "data: ";
+  scratch += prefix;
   if (ev.pub) writePlainEvent(scratch, ev.channel, *ev.pub);
-  scratch += "\n\n";
-  net::SharedBuffer::Ref buf = net::SharedBuffer::copyOf(scratch);
+  scratch += suffix;
+  net::SharedBuffer::Ref buf = finish(std::string_view(scratch));
   if (scratch.capacity() > 256 * 1024) std::string().swap(scratch);
   return buf;
 }
+
+net::SharedBuffer::Ref copy(std::string_view bytes) { return net::SharedBuffer::copyOf(bytes); }
+
+}  // namespace
+
+net::SharedBuffer::Ref encodeSseData(const core::ChannelEvent& ev) { return encodeWith(ev, "data: ", "\n\n", copy); }
+
+net::SharedBuffer::Ref encodePlainWsFrame(const core::ChannelEvent& ev) {
+  return encodeWith(ev, {}, {}, [](std::string_view json) { return core::Hub::frameText(json); });
+}
+
+net::SharedBuffer::Ref encodePlainJson(const core::ChannelEvent& ev) { return encodeWith(ev, {}, {}, copy); }
 
 size_t positionListMaxSize(const std::vector<protocol::StreamPosition>& positions) {
   size_t n = 0;

@@ -26,6 +26,10 @@ void writePlainEvent(std::string& out, std::string_view channel, const protocol:
 
 // Hub encoder: "data: <event object>\n\n", the shared part of an SSE event.
 net::SharedBuffer::Ref encodeSseData(const core::ChannelEvent& ev);
+// Hub encoder: the event object framed as one WebSocket text message (/ws).
+net::SharedBuffer::Ref encodePlainWsFrame(const core::ChannelEvent& ev);
+// Hub encoder: the bare event object (/poll answers).
+net::SharedBuffer::Ref encodePlainJson(const core::ChannelEvent& ev);
 
 // Longest text writePositionList can produce for these positions.
 size_t positionListMaxSize(const std::vector<protocol::StreamPosition>& positions);

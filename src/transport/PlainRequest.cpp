@@ -34,7 +34,8 @@ std::optional<PlainError> checkChannel(const core::Node& node, std::string_view 
 }  // namespace
 
 std::optional<PlainError> readPlainRequest(const http::Request& req, const core::Node& node,
-                                           const PlainOptions& opts, std::string_view since, PlainRequest& out) {
+                                           const PlainOptions& opts, std::string_view since,
+                                           std::string_view sinceName, PlainRequest& out) {
   out.channels = req.queryParams("channel");
   if (out.channels.empty()) return PlainError{400, "missing channel parameter (?channel=NAME, repeatable)"};
   if (out.channels.size() > opts.maxChannels) {
@@ -81,7 +82,7 @@ std::optional<PlainError> readPlainRequest(const http::Request& req, const core:
   if (!since.empty()) {
     std::string why;
     out.since = parsePositionList(since, out.channels.size(), why);
-    if (!out.since) return PlainError{400, "bad last event id: " + why};
+    if (!out.since) return PlainError{400, "bad " + std::string(sinceName) + ": " + why};
   }
   return std::nullopt;
 }

@@ -21,6 +21,8 @@ struct PlainOptions {
   uint64_t heartbeatMs = 15000;  // SSE comment heartbeat (": ping")
   uint32_t retryMs = 3000;       // SSE `retry:`: the browser's reconnect delay
   size_t maxChannels = 16;       // channels per request
+  uint64_t pollTimeoutS = 25;    // /poll wait without ?timeout=
+  uint64_t pollMaxTimeoutS = 60; // largest ?timeout= accepted
 };
 
 // A refusal: HTTP status and what was wrong.
@@ -42,9 +44,11 @@ struct PlainRequest {
 // client.allow_anonymous), checks each channel as a protocol client's
 // subscribe is checked (name, namespace, permission; `$` private channels
 // need a subscription token and are refused), and parses `since`, a position
-// list (PlainEvent.h) or empty. 400 bad or missing channel or position, 401
+// list (PlainEvent.h) or empty, which came from `sinceName` (named in the
+// message when it is bad). 400 bad or missing channel or position, 401
 // missing, invalid or expired token, 403 not allowed.
 std::optional<PlainError> readPlainRequest(const http::Request& req, const core::Node& node,
-                                           const PlainOptions& opts, std::string_view since, PlainRequest& out);
+                                           const PlainOptions& opts, std::string_view since,
+                                           std::string_view sinceName, PlainRequest& out);
 
 }  // namespace sb::transport

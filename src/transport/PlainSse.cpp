@@ -7,7 +7,6 @@
 
 #include "http/HttpSession.h"
 #include "net/Worker.h"
-#include "protocol/Codec.h"
 #include "transport/PlainEvent.h"
 
 namespace sb::transport {
@@ -20,8 +19,6 @@ int64_t unixNow() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
-
-void appendNumber(std::string& out, uint64_t n) { out += std::to_string(n); }
 
 }  // namespace
 
@@ -40,23 +37,12 @@ void PlainSseStream::onStreamOpen(StreamSink& sink) {
   sink_ = &sink;
   burst_.clear();
   burst_ += "retry: ";
-  appendNumber(burst_, opts_.retryMs);
+  burst_ += std::to_string(opts_.retryMs);
   burst_ += "\n\nevent: subscribed\n";
   appendIdLine(burst_);
-  burst_ += "data: {\"channels\":[";
-  for (size_t i = 0; i < channelCount(); ++i) {
-    if (i > 0) burst_ += ',';
-    burst_ += "{\"channel\":";
-    protocol::writeString(burst_, channelName(i));
-    if (!positions()[i].epoch.empty()) {
-      burst_ += ",\"epoch\":";
-      protocol::writeString(burst_, positions()[i].epoch);
-    }
-    burst_ += ",\"offset\":";
-    appendNumber(burst_, positions()[i].offset);
-    burst_ += '}';
-  }
-  burst_ += "]}\n\n";
+  burst_ += "data: {\"channels\":";
+  writeChannelPositions(burst_);
+  burst_ += "}\n\n";
   inBurst_ = true;
   bool ok = catchUp();
   inBurst_ = false;
@@ -113,18 +99,11 @@ void PlainSseStream::emitMissed(size_t channel, const protocol::Publication& pub
 }
 
 void PlainSseStream::emitReset(size_t channel, std::string_view reason) {
-  const protocol::StreamPosition& pos = positions()[channel];
   burst_ += "event: reset\n";
   appendIdLine(burst_);
-  burst_ += "data: {\"channel\":";
-  protocol::writeString(burst_, channelName(channel));
-  burst_ += ",\"recovered\":false,\"epoch\":";
-  protocol::writeString(burst_, pos.epoch);
-  burst_ += ",\"offset\":";
-  appendNumber(burst_, pos.offset);
-  burst_ += ",\"reason\":";
-  protocol::writeString(burst_, reason);
-  burst_ += "}\n\n";
+  burst_ += "data: ";
+  writeResetObject(burst_, channel, reason);
+  burst_ += "\n\n";
 }
 
 void servePlainSse(http::HttpContext& ctx, core::Node& node, const PlainOptions& opts) {
@@ -136,7 +115,7 @@ void servePlainSse(http::HttpContext& ctx, core::Node& node, const PlainOptions&
   std::string since(ctx.req.header("Last-Event-ID"));
   if (since.empty()) since = ctx.req.queryParam("last_event_id");
   PlainRequest preq;
-  if (auto e = readPlainRequest(ctx.req, node, opts, since, preq)) return refuse(*e);
+  if (auto e = readPlainRequest(ctx.req, node, opts, since, "last event id", preq)) return refuse(*e);
   if (ctx.req.method == "HEAD") {
     http::Response head;
     head.header("Content-Type", std::string(kContentType)).header("Cache-Control", "no-cache");

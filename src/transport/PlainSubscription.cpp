@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/ClientSession.h"
+#include "protocol/Codec.h"
 
 namespace sb::transport {
 
@@ -163,6 +164,38 @@ void PlainSubscription::deliverPending(core::ChannelSubscribers& ch, const core:
 void PlainSubscription::entryMoved(core::ChannelSubscribers& ch, uint32_t slot) {
   size_t i = indexOf(ch);
   if (i < channels_.size()) channels_[i].slot = slot;
+}
+
+void PlainSubscription::writeChannelPositions(std::string& out) const {
+  out += '[';
+  for (size_t i = 0; i < channels_.size(); ++i) {
+    if (i > 0) out += ',';
+    out += "{\"channel\":";
+    protocol::writeString(out, channels_[i].name);
+    if (!positions_[i].epoch.empty()) {
+      out += ",\"epoch\":";
+      protocol::writeString(out, positions_[i].epoch);
+    }
+    out += ",\"offset\":";
+    out += std::to_string(positions_[i].offset);
+    out += '}';
+  }
+  out += ']';
+}
+
+void PlainSubscription::writeResetObject(std::string& out, size_t channel, std::string_view reason,
+                                         std::string_view lead) const {
+  out += '{';
+  out += lead;
+  out += "\"channel\":";
+  protocol::writeString(out, channels_[channel].name);
+  out += ",\"recovered\":false,\"epoch\":";
+  protocol::writeString(out, positions_[channel].epoch);
+  out += ",\"offset\":";
+  out += std::to_string(positions_[channel].offset);
+  out += ",\"reason\":";
+  protocol::writeString(out, reason);
+  out += '}';
 }
 
 }  // namespace sb::transport

@@ -67,6 +67,15 @@ class PlainSubscription : public core::Subscriber {
   // The position could not be recovered; positions()[channel] is the new one.
   virtual void emitReset(size_t channel, std::string_view reason) = 0;
 
+  // JSON shared by the formats: the channels with their positions,
+  // [{"channel":"a","epoch":"..","offset":3},{"channel":"b","offset":0}]
+  // ("epoch" only with history), and a reset,
+  // {<lead>"channel":"a","recovered":false,"epoch":"..","offset":12,"reason":".."}
+  // where `lead` is members to put first (e.g. "\"type\":\"reset\",").
+  void writeChannelPositions(std::string& out) const;
+  void writeResetObject(std::string& out, size_t channel, std::string_view reason,
+                        std::string_view lead = {}) const;
+
   core::Node& node_;
   const size_t worker_;
 

@@ -1,10 +1,11 @@
-// The plain SSE endpoint's subscriber (transport::PlainSseStream) on a real
-// hub and memory broker: the event format, the `id:` position list across
-// channels, resume (missed publications once and in order, then live ones),
-// the explicit reset, heartbeats, the request checks, and the fan-out claim:
-// one `data:` encoding per publication per worker shared by every
-// subscriber, `id:` lines cut from the worker's arena, nothing allocated per
-// delivery.
+// The plain endpoints' subscribers on a real hub and memory broker. SSE
+// (transport::PlainSseStream): the event format, the `id:` position list
+// across channels, resume (missed publications once and in order, then live
+// ones), the explicit reset, heartbeats, and the fan-out claim: one `data:`
+// encoding per publication per worker shared by every subscriber, `id:`
+// lines cut from the worker's arena, nothing allocated per delivery.
+// Long-poll (transport::PlainPoll): when it answers and what. The request
+// checks shared by all of them, and the /ws frame.
 #include <gtest/gtest.h>
 
 #include "auth/TokenVerifier.h"
@@ -12,6 +13,7 @@
 #include "core/Node.h"
 #include "net/EventLoop.h"
 #include "transport/PlainEvent.h"
+#include "transport/PlainPoll.h"
 #include "transport/PlainRequest.h"
 #include "transport/PlainSse.h"
 #include "../support/AllocationCounter.h"
@@ -295,6 +297,89 @@ TEST_F(PlainSseTest, ArenaBlocksAreAmortisedWhileQueuesHoldSlices) {
   for (auto& s : streams) s->onStreamClosed();
 }
 
+// /poll: answers at once with what was missed, else at the first live
+// publication, else at the timeout (the stream's heartbeat), then ends.
+class PlainPollTest : public PlainSseTest {
+ protected:
+  std::unique_ptr<PlainPoll> poll(std::vector<std::string> channels, CaptureSink& sink, bool wait,
+                                  std::optional<std::vector<StreamPosition>> since = std::nullopt) {
+    PlainRequest req;
+    req.channels = std::move(channels);
+    req.since = std::move(since);
+    auto p = std::make_unique<PlainPoll>(node, 0, wait);
+    EXPECT_FALSE(p->prepare(req).has_value());
+    p->onStreamOpen(sink);
+    return p;
+  }
+  static std::string body(const std::string& response) { return response.substr(response.find("\r\n\r\n") + 4); }
+};
+
+TEST_F(PlainPollTest, MissedPublicationsAnswerAtOnce) {
+  StreamPosition first = publish("news", "{\"n\":1}");
+  StreamPosition second = publish("news", "{\"n\":2}");
+  CaptureSink sink;
+  auto p = poll({"news", "live:x"}, sink, true, std::vector<StreamPosition>{first, {0, ""}});
+  EXPECT_TRUE(sink.ended);
+  EXPECT_EQ(sink.text.substr(0, 17), "HTTP/1.1 200 OK\r\n");
+  EXPECT_NE(sink.text.find("Connection: close\r\n"), std::string::npos);
+  EXPECT_EQ(body(sink.text), "{\"publications\":[{\"channel\":\"news\",\"offset\":2,\"data\":{\"n\":2}}],\"position\":\"" +
+                                 second.epoch + ":2,0\"}\n");
+  EXPECT_EQ(node.hub().localSubscribers(0, "news"), 0u);
+}
+
+TEST_F(PlainPollTest, WaitsForTheNextPublication) {
+  StreamPosition top = publish("news", "{}");
+  CaptureSink sink;
+  auto p = poll({"news"}, sink, true, std::vector<StreamPosition>{top});
+  EXPECT_FALSE(sink.ended);
+  EXPECT_TRUE(sink.text.empty());
+  publish("news", "{\"late\":true}");
+  runPosted(loop);
+  EXPECT_TRUE(sink.ended);
+  EXPECT_EQ(body(sink.text), "{\"publications\":[{\"channel\":\"news\",\"offset\":2,\"data\":{\"late\":true}}],"
+                             "\"position\":\"" + top.epoch + ":2\"}\n");
+  EXPECT_EQ(node.hub().localSubscribers(0, "news"), 0u);
+}
+
+TEST_F(PlainPollTest, TimeoutAnswersAnEmptyList) {
+  StreamPosition top = publish("news", "{}");
+  CaptureSink sink;
+  auto p = poll({"news"}, sink, true);
+  EXPECT_FALSE(sink.ended);
+  p->onHeartbeat(sink);
+  EXPECT_TRUE(sink.ended);
+  EXPECT_EQ(body(sink.text), "{\"publications\":[],\"position\":\"" + top.epoch + ":1\"}\n");
+}
+
+TEST_F(PlainPollTest, NoWaitAnswersAtOnceAndStaleSaysSo) {
+  StreamPosition top = publish("news", "{}");
+  CaptureSink sink;
+  auto p = poll({"news"}, sink, false, std::vector<StreamPosition>{{1, "zzzz"}});
+  EXPECT_TRUE(sink.ended);
+  EXPECT_NE(body(sink.text).find("\"resets\":[{\"channel\":\"news\",\"recovered\":false,\"epoch\":\"" + top.epoch +
+                                 "\",\"offset\":1,\"reason\":\"epoch changed"),
+            std::string::npos)
+      << sink.text;
+}
+
+TEST(PlainEventEncoding, WebSocketFrameHoldsTheEventObject) {
+  core::ChannelEvent ev;
+  ev.channel = "a";
+  auto pub = std::make_shared<protocol::Publication>();
+  pub->offset = 7;
+  pub->data = "{\"x\":1}";
+  ev.pub = pub;
+  ev.offset = 7;
+  const std::string json = "{\"channel\":\"a\",\"offset\":7,\"data\":{\"x\":1}}";
+  auto frame = encodePlainWsFrame(ev);
+  ASSERT_EQ(frame->size(), 2 + json.size());
+  EXPECT_EQ(frame->data()[0], 0x81);  // FIN + text
+  EXPECT_EQ(frame->data()[1], json.size());
+  EXPECT_EQ(frame->view().substr(2), json);
+  EXPECT_EQ(encodePlainJson(ev)->view(), json);
+  EXPECT_EQ(encodeSseData(ev)->view(), "data: " + json + "\n\n");
+}
+
 TEST(PlainPositionList, FormatsAndParses) {
   std::vector<StreamPosition> list{{5, "abcd"}, {0, ""}, {18446744073709551615ull, "Z9"}};
   std::string text = positionList(list);
@@ -328,7 +413,7 @@ class PlainRequestTest : public ::testing::Test {
     req.query = std::move(query);
     if (!authz.empty()) req.headers.emplace_back("Authorization", authz);
     out = PlainRequest{};
-    return readPlainRequest(req, node, PlainOptions{}, since, out);
+    return readPlainRequest(req, node, PlainOptions{}, since, "last event id", out);
   }
   static std::string token(std::string_view user, int64_t ttl = 3600) {
     int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
@@ -385,7 +470,7 @@ TEST_F(PlainRequestTest, AnonymousNeedsAllowAnonymous) {
   core::Node strict(cfg, std::make_unique<broker::MemoryBroker>(), 1);
   http::Request req;
   req.query = "channel=a";
-  auto e = readPlainRequest(req, strict, PlainOptions{}, {}, out);
+  auto e = readPlainRequest(req, strict, PlainOptions{}, {}, "last event id", out);
   ASSERT_TRUE(e);
   EXPECT_EQ(e->status, 401);
 }
