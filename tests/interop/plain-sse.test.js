@@ -338,3 +338,14 @@ test('plain SSE endpoint', async (t) => {
     }
   });
 });
+
+test('a server shutdown ends open streams and the server exits promptly', async () => {
+  const srv = await startServer({ args: ['--config', writeConfig(CONFIG)] });
+  const s = await rawStream(`${srv.url}/sse?channel=bye`);
+  await waitFor(() => s.blocks().length >= 2, 'subscribed');
+  const t0 = Date.now();
+  const { code } = await srv.stop();
+  assert.equal(code, 0);
+  await waitFor(() => s.ended, 'the end of the stream');
+  assert.ok(Date.now() - t0 < 3000, `took ${Date.now() - t0} ms`);
+});
