@@ -17,6 +17,7 @@ std::optional<PlainError> PlainSubscription::prepare(const PlainRequest& req) {
   const auto& ccfg = node_.config().client;
   channels_.resize(req.channels.size());
   positions_.resize(req.channels.size());
+  reads_.resize(req.channels.size());
   if (req.since) since_ = *req.since;
   for (size_t i = 0; i < req.channels.size(); ++i) {
     Channel& c = channels_[i];
@@ -44,7 +45,7 @@ std::optional<PlainError> PlainSubscription::prepare(const PlainRequest& req) {
     node_.broker().history(c.name, hreq, [&](broker::HistoryResult r, const broker::BrokerError* e) {
       done = true;
       if (e) failure = e->message;
-      else c.read = std::move(r);
+      else reads_[i] = std::move(r);
     });
     if (!done || !failure.empty()) {
       // As in ClientSession: only synchronous brokers exist so far.
@@ -55,7 +56,7 @@ std::optional<PlainError> PlainSubscription::prepare(const PlainRequest& req) {
     }
     // The client's position until the catch-up says otherwise: where it
     // asked to resume, or the channel's top for a fresh subscription.
-    positions_[i] = c.resume ? since_[i] : c.read.position;
+    positions_[i] = c.resume ? since_[i] : reads_[i].position;
   }
   return std::nullopt;
 }
@@ -65,14 +66,15 @@ bool PlainSubscription::catchUp() {
     if (overflowed_) break;
     catchUpChannel(i, i < since_.size() ? since_[i] : protocol::StreamPosition{});
   }
-  since_.clear();
+  std::vector<protocol::StreamPosition>().swap(since_);
+  std::vector<broker::HistoryResult>().swap(reads_);
   return !overflowed_;
 }
 
 void PlainSubscription::catchUpChannel(size_t i, const protocol::StreamPosition& since) {
   Channel& c = channels_[i];
   if (!c.history || !c.entries) return;
-  const broker::HistoryResult& read = c.read;
+  const broker::HistoryResult& read = reads_[i];
   uint64_t lastOffset = read.position.offset;
   std::vector<core::ChannelEventPtr> buffered;
   if (c.pending) buffered.swap(*c.pending);
@@ -112,7 +114,6 @@ void PlainSubscription::catchUpChannel(size_t i, const protocol::StreamPosition&
     emitLive(i, *ev);
     if (!c.entries) return;
   }
-  c.read = {};
 }
 
 void PlainSubscription::leave() {

@@ -86,7 +86,6 @@ class PlainSubscription : public core::Subscriber {
     uint32_t slot = 0;
     bool history = false;
     bool resume = false;                  // the client asked to resume here
-    broker::HistoryResult read;           // position (and missed publications) read by prepare
     std::unique_ptr<std::vector<core::ChannelEventPtr>> pending;  // delivered while pending
   };
   size_t indexOf(const core::ChannelSubscribers& ch) const;
@@ -94,7 +93,9 @@ class PlainSubscription : public core::Subscriber {
 
   std::vector<Channel> channels_;
   std::vector<protocol::StreamPosition> positions_;
-  std::vector<protocol::StreamPosition> since_;  // the resume positions, until catchUp
+  // From prepare until catchUp only (a long-lived stream keeps neither):
+  std::vector<protocol::StreamPosition> since_;  // the resume positions
+  std::vector<broker::HistoryResult> reads_;     // each channel's position and missed publications
   bool overflowed_ = false;
 };
 
