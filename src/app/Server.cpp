@@ -8,6 +8,7 @@
 #include "app/DemoTokens.h"
 #include "app/EchoEndpoint.h"
 #include "broker/MemoryBroker.h"
+#include "transport/PlainRoutes.h"
 #include "transport/WebSocketTransport.h"
 #include "http/StaticFiles.h"
 #include "metrics/MetricsEndpoint.h"
@@ -71,6 +72,7 @@ void Server::buildRoutes() {
     spdlog::warn("demo.token_endpoint is on: POST /demo/token gives a connection token to anyone who asks; "
                  "it is for the demo only, never for production");
   }
+  transport::registerPlainRoutes(http_.router, *node_, transport::PlainOptions{}, wsOptions_);
   if (!cfg_.debug.echo_path.empty()) {
     http_.router.add(cfg_.debug.echo_path, {"GET"}, [this](http::HttpContext& ctx) {
       ws::acceptWebSocket(ctx, wsOptions_, std::make_unique<EchoEndpoint>());

@@ -32,6 +32,13 @@ struct Hub::Worker {
   // only on subscribe and unsubscribe, never on delivery.
   std::mutex countsMu;
   std::unordered_map<std::string, uint64_t, Hash, std::equal_to<>> counts;  // guarded by countsMu
+  // Hub::encoded's cache: encodings of `encodedEvent`, the event being
+  // delivered (held so its address cannot be reused by another event).
+  static constexpr size_t kCachedEncodings = 4;
+  ChannelEventPtr encodedEvent;
+  std::array<std::pair<EventEncoder, net::SharedBuffer::Ref>, kCachedEncodings> encodings{};
+  net::SharedBuffer::Ref uncached;  // Hub::encoded's answer outside a delivery
+  SliceArena arena;
 };
 
 Hub::Hub(broker::Broker& broker, size_t workers) : broker_(broker) {
@@ -131,6 +138,7 @@ void Hub::onPublication(std::string_view channel, const protocol::PublicationPtr
   ev->channel = channel;
   ev->pub = pub;
   ev->offset = pos.offset;
+  ev->epoch = pos.epoch;
   protocol::writePublicationPush(ev->push, channel, *pub);
   dispatch(std::move(ev));
 }
@@ -187,6 +195,11 @@ void Hub::drainInbox(size_t w) {
   }
   for (const ChannelEventPtr& ev : wk.draining) deliverLocal(w, ev);
   wk.draining.clear();  // keeps its capacity: no allocation in steady state
+  // The queues hold what they need; the cache would only pin memory.
+  if (wk.encodedEvent) {
+    wk.encodedEvent.reset();
+    for (auto& e : wk.encodings) e = {};
+  }
 }
 
 // The hot path: one frame per event per worker, one reference per subscriber.
@@ -198,6 +211,10 @@ void Hub::deliverLocal(size_t w, const ChannelEventPtr& ev) {
   net::SharedBuffer::Ref frame = frameText(ev->push);
   stats_.framesEncoded.fetch_add(1, std::memory_order_relaxed);
   const bool isPub = ev->kind == ChannelEvent::Kind::Publication;
+  if (wk.encodedEvent != ev) {
+    for (auto& e : wk.encodings) e = {};
+    wk.encodedEvent = ev;  // a reference count, no allocation
+  }
   uint64_t delivered = 0;
   wk.delivering = &ch;
   // Index loop: a delivery may close its connection (slow consumer), which
@@ -255,6 +272,44 @@ std::vector<std::pair<std::string, uint64_t>> Hub::channelCounts(const std::func
       if (!keep || keep(name)) merged[name] += n;
   }
   return {merged.begin(), merged.end()};
+}
+
+const net::SharedBuffer::Ref& Hub::encoded(size_t w, const ChannelEvent& ev, EventEncoder encode) {
+  Worker& wk = *workers_[w];
+  if (wk.encodedEvent.get() == &ev) {
+    for (auto& [fn, buf] : wk.encodings) {
+      if (fn == encode) return buf;
+      if (!fn) {
+        fn = encode;
+        buf = encode(ev);
+        stats_.eventsEncoded.fetch_add(1, std::memory_order_relaxed);
+        return buf;
+      }
+    }
+  }
+  // Not being delivered, or more encodings than the cache holds.
+  wk.uncached = encode(ev);
+  stats_.eventsEncoded.fetch_add(1, std::memory_order_relaxed);
+  return wk.uncached;
+}
+
+SliceArena& Hub::sliceArena(size_t w) { return workers_[w]->arena; }
+
+uint8_t* SliceArena::reserve(size_t max) {
+  assert(max <= kBlockSize);
+  if (block_ && block_->refCount() == 1) used_ = 0;  // no queue holds a slice: rewind
+  if (!block_ || used_ + max > kBlockSize) {
+    block_ = net::SharedBuffer::create(kBlockSize);
+    used_ = 0;
+    ++blocksAllocated_;
+  }
+  return block_->data() + used_;
+}
+
+size_t SliceArena::commit(size_t len) {
+  size_t offset = used_;
+  used_ += len;
+  return offset;
 }
 
 }  // namespace sb::core

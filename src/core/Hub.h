@@ -42,8 +42,40 @@ struct ChannelEvent {
   protocol::PublicationPtr pub;  // Publication only
   uint64_t offset = 0;           // Publication only; 0 = the channel keeps no history
   std::string push;              // the protocol's JSON push, encoded once
+  std::string epoch;             // Publication only: the stream's epoch (empty without history)
 };
 using ChannelEventPtr = std::shared_ptr<const ChannelEvent>;
+
+// Builds one event in a wire encoding other than the WebSocket push frame
+// (e.g. the `data:` part of an SSE event for the plain endpoints). Must be a
+// plain function: the hub caches its result per event per worker, keyed by
+// the function's address.
+using EventEncoder = net::SharedBuffer::Ref (*)(const ChannelEvent& ev);
+
+// Small per-subscriber byte runs (an SSE `id:` line) cut from one shared
+// block: a delivery writes its bytes at the cursor and queues a slice of the
+// block, so nothing is allocated per delivery. A full block is replaced; a
+// block no write queue references any more is rewound and reused, so in a
+// steady state the arena allocates nothing at all. Loop thread only.
+class SliceArena {
+ public:
+  static constexpr size_t kBlockSize = 16 * 1024;
+
+  // Room for at most `max` bytes (max <= kBlockSize): write them at the
+  // returned pointer, then commit() how many were written.
+  uint8_t* reserve(size_t max);
+  // Ends the slice begun by reserve(); returns its offset in block().
+  size_t commit(size_t len);
+  // The block the last committed slice lives in.
+  const net::SharedBuffer::Ref& block() const { return block_; }
+  // Blocks allocated so far (tests: stays flat in a steady state).
+  uint64_t blocksAllocated() const { return blocksAllocated_; }
+
+ private:
+  net::SharedBuffer::Ref block_;
+  size_t used_ = 0;
+  uint64_t blocksAllocated_ = 0;
+};
 
 class ChannelSubscribers;
 
@@ -89,6 +121,7 @@ struct HubStats {
   std::atomic<uint64_t> publications{0};  // broker events received
   std::atomic<uint64_t> deliveries{0};    // events queued to subscribers
   std::atomic<uint64_t> framesEncoded{0}; // frames built (one per event per worker)
+  std::atomic<uint64_t> eventsEncoded{0}; // other encodings built (Hub::encoded, one per event per worker)
 };
 
 class Hub final : public broker::BrokerEventHandler {
@@ -134,6 +167,15 @@ class Hub final : public broker::BrokerEventHandler {
   // particular order (the server API's `channels`). Any thread; a snapshot
   // that takes each worker's count lock in turn.
   std::vector<std::pair<std::string, uint64_t>> channelCounts(const std::function<bool(std::string_view)>& keep);
+
+  // Worker `w`'s thread only. `ev` in the encoding `encode` builds. While `ev`
+  // is being delivered on `w` (inside Subscriber::deliver) the result is built
+  // once and shared by every subscriber that asks; the cache is dropped when
+  // the worker's batch of events is done. Outside a delivery every call
+  // encodes afresh.
+  const net::SharedBuffer::Ref& encoded(size_t w, const ChannelEvent& ev, EventEncoder encode);
+  // Worker `w`'s arena for small per-subscriber slices (loop thread only).
+  SliceArena& sliceArena(size_t w);
 
  private:
   struct Worker;

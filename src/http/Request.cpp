@@ -75,34 +75,56 @@ static int hexval(char c) {
   return -1;
 }
 
-std::string Request::queryParam(std::string_view name) const {
-  std::string_view q = query;
+// application/x-www-form-urlencoded value: '+' is a space, %XX a byte.
+static std::string decodeQueryValue(std::string_view raw) {
+  std::string out;
+  out.reserve(raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] == '+') {
+      out += ' ';
+    } else if (raw[i] == '%' && i + 2 < raw.size() &&
+               hexval(raw[i + 1]) >= 0 && hexval(raw[i + 2]) >= 0) {
+      out += char(hexval(raw[i + 1]) * 16 + hexval(raw[i + 2]));
+      i += 2;
+    } else {
+      out += raw[i];
+    }
+  }
+  return out;
+}
+
+// Calls fn(raw value) for every parameter named `name`; stops when fn
+// returns false.
+template <class Fn>
+static void forEachQueryValue(std::string_view q, std::string_view name, Fn&& fn) {
   while (!q.empty()) {
     size_t amp = q.find('&');
     std::string_view pair = q.substr(0, amp);
     size_t eq = pair.find('=');
-    std::string_view key = pair.substr(0, eq);
-    if (key == name) {
-      std::string_view raw = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
-      std::string out;
-      out.reserve(raw.size());
-      for (size_t i = 0; i < raw.size(); ++i) {
-        if (raw[i] == '+') {
-          out += ' ';
-        } else if (raw[i] == '%' && i + 2 < raw.size() &&
-                   hexval(raw[i + 1]) >= 0 && hexval(raw[i + 2]) >= 0) {
-          out += char(hexval(raw[i + 1]) * 16 + hexval(raw[i + 2]));
-          i += 2;
-        } else {
-          out += raw[i];
-        }
-      }
-      return out;
+    if (pair.substr(0, eq) == name) {
+      if (!fn(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1))) return;
     }
     if (amp == std::string_view::npos) break;
     q.remove_prefix(amp + 1);
   }
-  return {};
+}
+
+std::string Request::queryParam(std::string_view name) const {
+  std::string out;
+  forEachQueryValue(query, name, [&](std::string_view raw) {
+    out = decodeQueryValue(raw);
+    return false;
+  });
+  return out;
+}
+
+std::vector<std::string> Request::queryParams(std::string_view name) const {
+  std::vector<std::string> out;
+  forEachQueryValue(query, name, [&](std::string_view raw) {
+    out.push_back(decodeQueryValue(raw));
+    return true;
+  });
+  return out;
 }
 
 }  // namespace sb::http

@@ -37,6 +37,9 @@ struct Request {
   std::string headerJoined(std::string_view name) const;
   // First value of a query parameter, percent-decoded; empty when absent.
   std::string queryParam(std::string_view name) const;
+  // Every value of a repeated query parameter ("?channel=a&channel=b"),
+  // percent-decoded, in order.
+  std::vector<std::string> queryParams(std::string_view name) const;
 };
 
 }  // namespace sb::http

@@ -63,3 +63,40 @@ test('"*" admits every origin; a bad entry stops the start naming it', async (t)
   assert.equal(bad.code, 2, bad.stderr);
   assert.match(bad.stderr, /client\.allowed_origins: element 1: expected .*got "example\.com"/);
 });
+
+test('the plain endpoints check the origin too: /sse, /poll and /ws refuse a foreign page with 403', async (t) => {
+  const srv = await startServer({
+    env: {
+      SWITCHBOARD_CLIENT_ALLOW_ANONYMOUS: 'true',
+      SWITCHBOARD_CHANNEL_ALLOW_SUBSCRIBE_FOR_CLIENT: 'true',
+      SWITCHBOARD_CHANNEL_ALLOW_SUBSCRIBE_FOR_ANONYMOUS: 'true',
+      SWITCHBOARD_CLIENT_ALLOWED_ORIGINS: 'https://app.example.com',
+    },
+  });
+  t.after(() => srv.stop());
+  const get = (path, origin) => new Promise((resolve, reject) => {
+    const req = require('http').get(`${srv.url}${path}`, { headers: origin ? { Origin: origin } : {} }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+      // A stream that was admitted never ends: the status is enough.
+      if (res.statusCode === 200) { resolve({ status: 200, body: '' }); req.destroy(); }
+    });
+    req.on('error', reject);
+  });
+  for (const path of ['/sse?channel=news', '/poll?channel=news&timeout=0']) {
+    const refused = await get(path, 'https://evil.example');
+    assert.equal(refused.status, 403, path);
+    assert.match(JSON.parse(refused.body).error.message, /client\.allowed_origins/, path);
+    assert.equal((await get(path, 'https://app.example.com')).status, 200, `${path} from an allowed page`);
+    assert.equal((await get(path)).status, 200, `${path} without Origin`);
+  }
+  const ws = await new Promise((resolve) => {
+    const sock = new WebSocket(`${srv.wsUrl}/ws?channel=news`, { origin: 'https://evil.example' });
+    sock.on('open', () => { sock.terminate(); resolve(101); });
+    sock.on('unexpected-response', (req, res) => resolve(res.statusCode));
+    sock.on('error', () => {});
+  });
+  assert.equal(ws, 403, '/ws from a foreign page');
+});

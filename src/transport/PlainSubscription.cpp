@@ -1,0 +1,202 @@
+#include "transport/PlainSubscription.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "core/ClientSession.h"
+#include "protocol/Codec.h"
+
+namespace sb::transport {
+
+PlainSubscription::PlainSubscription(core::Node& node, size_t worker) : node_(node), worker_(worker) {}
+
+PlainSubscription::~PlainSubscription() { leave(); }
+
+std::optional<PlainError> PlainSubscription::prepare(const PlainRequest& req) {
+  const auto& ccfg = node_.config().client;
+  channels_.resize(req.channels.size());
+  positions_.resize(req.channels.size());
+  reads_.resize(req.channels.size());
+  if (req.since) since_ = *req.since;
+  for (size_t i = 0; i < req.channels.size(); ++i) {
+    Channel& c = channels_[i];
+    c.name = req.channels[i];
+    const config::ChannelOptions* opts = node_.rules().options(c.name);
+    c.history = opts && opts->historyEnabled();
+    c.resume = c.history && req.since.has_value();
+    // Registered before the position is read: every publication after the
+    // read reaches the entry (buffered while pending), none falls between.
+    c.entries = node_.hub().add(worker_, c.name, this, c.history ? core::SubscriberEntry::kPending : 0, 0, c.slot);
+  }
+  for (size_t i = 0; i < channels_.size(); ++i) {
+    Channel& c = channels_[i];
+    if (!c.history) continue;
+    const config::ChannelOptions* opts = node_.rules().options(c.name);
+    broker::HistoryRequest hreq;
+    hreq.historyTtl = opts->history_ttl;
+    hreq.metaTtl = node_.config().broker.history_meta_ttl;
+    if (c.resume) {
+      hreq.since = since_[i];
+      hreq.limit = ccfg.recovery_max_publications + 1;  // one more tells "too many missed"
+    }
+    bool done = false;
+    std::string failure;
+    node_.broker().history(c.name, hreq, [&](broker::HistoryResult r, const broker::BrokerError* e) {
+      done = true;
+      if (e) failure = e->message;
+      else reads_[i] = std::move(r);
+    });
+    if (!done || !failure.empty()) {
+      // As in ClientSession: only synchronous brokers exist so far.
+      spdlog::warn("plain subscription: reading the position of '{}' failed: {}", c.name,
+                   done ? failure : "no synchronous answer");
+      leave();
+      return PlainError{503, "could not read the position of channel '" + c.name + "'"};
+    }
+    // The client's position until the catch-up says otherwise: where it
+    // asked to resume, or the channel's top for a fresh subscription.
+    positions_[i] = c.resume ? since_[i] : reads_[i].position;
+  }
+  return std::nullopt;
+}
+
+bool PlainSubscription::catchUp() {
+  for (size_t i = 0; i < channels_.size(); ++i) {
+    if (overflowed_) break;
+    catchUpChannel(i, i < since_.size() ? since_[i] : protocol::StreamPosition{});
+  }
+  std::vector<protocol::StreamPosition>().swap(since_);
+  std::vector<broker::HistoryResult>().swap(reads_);
+  return !overflowed_;
+}
+
+void PlainSubscription::catchUpChannel(size_t i, const protocol::StreamPosition& since) {
+  Channel& c = channels_[i];
+  if (!c.history || !c.entries) return;
+  const broker::HistoryResult& read = reads_[i];
+  uint64_t lastOffset = read.position.offset;
+  std::vector<core::ChannelEventPtr> buffered;
+  if (c.pending) buffered.swap(*c.pending);
+  c.pending.reset();
+  if (c.resume) {
+    const size_t max = size_t(node_.config().client.recovery_max_publications);
+    std::string_view reason;
+    if (since.epoch != read.position.epoch) reason = "epoch changed: the channel's stream was reset";
+    else if (!read.sinceRetained) reason = "publications after this position are no longer in history";
+    else if (read.publications.size() > max) reason = "more missed publications than client.recovery_max_publications";
+    if (reason.empty()) {
+      uint64_t last = since.offset;
+      std::vector<protocol::PublicationPtr> missed = core::mergeRecovery(read.publications, buffered, last);
+      positions_[i].epoch = read.position.epoch;
+      for (const auto& pub : missed) {
+        positions_[i].offset = pub->offset;
+        emitMissed(i, *pub);
+      }
+      lastOffset = std::max(last, lastOffset);
+    } else {
+      positions_[i] = read.position;
+      emitReset(i, reason);
+    }
+  }
+  positions_[i] = protocol::StreamPosition{lastOffset, read.position.epoch};
+  // The stream positions are known; a slow consumer may have closed us
+  // during the writes above (then the entries are gone).
+  if (!c.entries) return;
+  core::SubscriberEntry& entry = c.entries->at(c.slot);
+  entry.lastOffset = lastOffset;
+  entry.flags &= uint8_t(~core::SubscriberEntry::kPending);
+  // Live events that came while pending and are newer than the position read.
+  for (const core::ChannelEventPtr& ev : buffered) {
+    if (ev->kind != core::ChannelEvent::Kind::Publication || ev->offset <= entry.lastOffset) continue;
+    entry.lastOffset = ev->offset;
+    positions_[i] = protocol::StreamPosition{ev->offset, ev->epoch};
+    emitLive(i, *ev);
+    if (!c.entries) return;
+  }
+}
+
+void PlainSubscription::leave() {
+  for (Channel& c : channels_) {
+    if (!c.entries) continue;
+    core::ChannelSubscribers* entries = c.entries;
+    c.entries = nullptr;
+    node_.hub().remove(worker_, entries, c.slot);  // may destroy *entries
+  }
+}
+
+size_t PlainSubscription::indexOf(const core::ChannelSubscribers& ch) const {
+  for (size_t i = 0; i < channels_.size(); ++i) {
+    if (channels_[i].entries == &ch) return i;
+  }
+  return channels_.size();
+}
+
+// The hot path: the position update touches only this subscriber's memory
+// (epochs are short strings, assigned in place), the bytes come from shared
+// encodings (emitLive).
+void PlainSubscription::deliver(core::ChannelSubscribers& ch, const core::ChannelEvent& ev,
+                                const net::SharedBuffer::Ref&) {
+  size_t i = indexOf(ch);
+  if (i == channels_.size() || ev.kind != core::ChannelEvent::Kind::Publication) return;
+  protocol::StreamPosition& pos = positions_[i];
+  if (ev.offset != 0) {
+    pos.offset = ev.offset;
+    if (pos.epoch != ev.epoch) pos.epoch = ev.epoch;
+  }
+  emitLive(i, ev);
+}
+
+void PlainSubscription::deliverPending(core::ChannelSubscribers& ch, const core::ChannelEventPtr& ev) {
+  size_t i = indexOf(ch);
+  if (i == channels_.size() || overflowed_) return;
+  Channel& c = channels_[i];
+  if (!c.pending) c.pending = std::make_unique<std::vector<core::ChannelEventPtr>>();
+  // Bounded as in ClientSession: a position read that takes this long has
+  // failed anyway.
+  if (c.pending->size() >= size_t(node_.config().client.recovery_max_publications) * 4) {
+    overflowed_ = true;
+    c.pending.reset();
+    return;
+  }
+  c.pending->push_back(ev);
+}
+
+void PlainSubscription::entryMoved(core::ChannelSubscribers& ch, uint32_t slot) {
+  size_t i = indexOf(ch);
+  if (i < channels_.size()) channels_[i].slot = slot;
+}
+
+void PlainSubscription::writeChannelPositions(std::string& out) const {
+  out += '[';
+  for (size_t i = 0; i < channels_.size(); ++i) {
+    if (i > 0) out += ',';
+    out += "{\"channel\":";
+    protocol::writeString(out, channels_[i].name);
+    if (!positions_[i].epoch.empty()) {
+      out += ",\"epoch\":";
+      protocol::writeString(out, positions_[i].epoch);
+    }
+    out += ",\"offset\":";
+    out += std::to_string(positions_[i].offset);
+    out += '}';
+  }
+  out += ']';
+}
+
+void PlainSubscription::writeResetObject(std::string& out, size_t channel, std::string_view reason,
+                                         std::string_view lead) const {
+  out += '{';
+  out += lead;
+  out += "\"channel\":";
+  protocol::writeString(out, channels_[channel].name);
+  out += ",\"recovered\":false,\"epoch\":";
+  protocol::writeString(out, positions_[channel].epoch);
+  out += ",\"offset\":";
+  out += std::to_string(positions_[channel].offset);
+  out += ",\"reason\":";
+  protocol::writeString(out, reason);
+  out += '}';
+}
+
+}  // namespace sb::transport

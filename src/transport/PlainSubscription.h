@@ -1,0 +1,102 @@
+#pragma once
+// The channels of one plain-endpoint client (/sse, later /ws) on one worker:
+// its hub entries, its position in every channel, and the catch-up after a
+// reconnect. The wire format is the subclass's (PlainSse writes SSE events).
+//
+// Resuming uses the protocol clients' recovery (core::ClientSession): every
+// entry is registered in the hub as pending BEFORE the channel's position and
+// history are read, events delivered meanwhile are buffered, and
+// core::mergeRecovery joins both, so each missed publication is written
+// exactly once and in order, followed by the live ones (the hub skips offsets
+// already written). A position that cannot be recovered (other epoch,
+// history gone, more than client.recovery_max_publications missed) is
+// reported as a reset with the channel's current position, then the channel
+// continues live. Channels without history are live only.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "broker/Broker.h"
+#include "core/Hub.h"
+#include "core/Node.h"
+#include "transport/PlainRequest.h"
+
+namespace sb::transport {
+
+class PlainSubscription : public core::Subscriber {
+ public:
+  PlainSubscription(core::Node& node, size_t worker);
+  ~PlainSubscription() override;
+  PlainSubscription(const PlainSubscription&) = delete;
+  PlainSubscription& operator=(const PlainSubscription&) = delete;
+
+  // Registers the request's channels (pending where they keep history) and
+  // reads their positions and, when resuming, what was missed. Writes
+  // nothing. On failure (503: the broker gave no answer) nothing stays
+  // registered.
+  std::optional<PlainError> prepare(const PlainRequest& req);
+  // Writes the catch-up, channel by channel in request order (the missed
+  // publications or a reset), and makes every entry live. False when the
+  // subscription overflowed while pending: the caller ends the stream (the
+  // client resumes from what it got).
+  bool catchUp();
+  // Leaves every channel (idempotent).
+  void leave();
+
+  size_t channelCount() const { return channels_.size(); }
+  const std::string& channelName(size_t i) const { return channels_[i].name; }
+  bool hasHistory(size_t i) const { return channels_[i].history; }
+  // The client's position in each channel (request order): what it has
+  // received so far, what it would resume from.
+  const std::vector<protocol::StreamPosition>& positions() const { return positions_; }
+
+  // core::Subscriber
+  void deliver(core::ChannelSubscribers& ch, const core::ChannelEvent& ev, const net::SharedBuffer::Ref& wsFrame) final;
+  void deliverPending(core::ChannelSubscribers& ch, const core::ChannelEventPtr& ev) final;
+  void entryMoved(core::ChannelSubscribers& ch, uint32_t slot) final;
+
+ protected:
+  // The wire format. positions() already includes the event when called.
+  // A live publication (shared encodings through hub().encoded).
+  virtual void emitLive(size_t channel, const core::ChannelEvent& ev) = 0;
+  // A missed publication from history.
+  virtual void emitMissed(size_t channel, const protocol::Publication& pub) = 0;
+  // The position could not be recovered; positions()[channel] is the new one.
+  virtual void emitReset(size_t channel, std::string_view reason) = 0;
+
+  // JSON shared by the formats: the channels with their positions,
+  // [{"channel":"a","epoch":"..","offset":3},{"channel":"b","offset":0}]
+  // ("epoch" only with history), and a reset,
+  // {<lead>"channel":"a","recovered":false,"epoch":"..","offset":12,"reason":".."}
+  // where `lead` is members to put first (e.g. "\"type\":\"reset\",").
+  void writeChannelPositions(std::string& out) const;
+  void writeResetObject(std::string& out, size_t channel, std::string_view reason,
+                        std::string_view lead = {}) const;
+
+  core::Node& node_;
+  const size_t worker_;
+
+ private:
+  struct Channel {
+    std::string name;
+    core::ChannelSubscribers* entries = nullptr;  // null when not registered
+    uint32_t slot = 0;
+    bool history = false;
+    bool resume = false;                  // the client asked to resume here
+    std::unique_ptr<std::vector<core::ChannelEventPtr>> pending;  // delivered while pending
+  };
+  size_t indexOf(const core::ChannelSubscribers& ch) const;
+  void catchUpChannel(size_t i, const protocol::StreamPosition& since);
+
+  std::vector<Channel> channels_;
+  std::vector<protocol::StreamPosition> positions_;
+  // From prepare until catchUp only (a long-lived stream keeps neither):
+  std::vector<protocol::StreamPosition> since_;  // the resume positions
+  std::vector<broker::HistoryResult> reads_;     // each channel's position and missed publications
+  bool overflowed_ = false;
+};
+
+}  // namespace sb::transport
