@@ -72,7 +72,13 @@ void Server::buildRoutes() {
     spdlog::warn("demo.token_endpoint is on: POST /demo/token gives a connection token to anyone who asks; "
                  "it is for the demo only, never for production");
   }
-  transport::registerPlainRoutes(http_.router, *node_, transport::PlainOptions{}, wsOptions_);
+  transport::PlainOptions plain;
+  plain.heartbeatMs = uint64_t(cfg_.plain.heartbeat_interval.count());
+  plain.retryMs = uint32_t(cfg_.plain.retry.count());
+  plain.maxChannels = cfg_.plain.max_channels;
+  plain.pollTimeoutS = uint64_t(cfg_.plain.poll_timeout.count() / 1000);
+  plain.pollMaxTimeoutS = uint64_t(cfg_.plain.poll_max_timeout.count() / 1000);
+  transport::registerPlainRoutes(http_.router, *node_, plain, wsOptions_);
   if (!cfg_.debug.echo_path.empty()) {
     http_.router.add(cfg_.debug.echo_path, {"GET"}, [this](http::HttpContext& ctx) {
       ws::acceptWebSocket(ctx, wsOptions_, std::make_unique<EchoEndpoint>());

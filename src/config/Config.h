@@ -42,6 +42,15 @@ struct DebugConfig {
 
 // [demo]: helpers for the demo chat served at / (web/). Demo-only: they hand
 // out credentials to anyone who asks, so never turn them on in production.
+// The plain endpoints /sse, /ws and /poll (docs/plain.md).
+struct PlainConfig {
+  std::chrono::milliseconds heartbeat_interval{15000};  // /sse comment line ": ping"
+  std::chrono::milliseconds retry{3000};                // /sse "retry:" reconnect hint for EventSource
+  size_t max_channels = 16;                             // channel parameters per request
+  std::chrono::milliseconds poll_timeout{25000};        // /poll wait without ?timeout=
+  std::chrono::milliseconds poll_max_timeout{60000};    // largest ?timeout= accepted
+};
+
 struct DemoConfig {
   bool token_endpoint = false;  // POST /demo/token mints connection tokens (needs client.token_hmac_secret)
 };
@@ -134,6 +143,7 @@ struct Config {
   ServerConfig server;
   WebSocketConfig websocket;
   DebugConfig debug;
+  PlainConfig plain;
   DemoConfig demo;
   LogConfig log;
   ClientConfig client;

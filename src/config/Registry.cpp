@@ -117,6 +117,7 @@ constexpr int64_t kDay = 24 * kHour;
 const SectionDef kSections[] = {
     {"server", "Listening socket, connection limits, TLS and static files."},
     {"websocket", "WebSocket protocol settings (RFC 6455)."},
+    {"plain", "The plain endpoints that need no SDK: GET /sse (EventSource), /ws and /poll (docs/plain.md)."},
     {"debug", "Development and conformance-testing aids; keep them off in production."},
     {"demo",
      "The demo chat served at / (web/). DEMO ONLY, never for production: with token_endpoint on,\n"
@@ -186,6 +187,28 @@ const KeyDef kKeys[] = {
         "After the server sent a close frame, how long it waits for the client's close frame\n"
         "before dropping the connection.")
         .range(1, kHour),
+
+    // [plain]
+    field<&Config::plain, &PlainConfig::heartbeat_interval>(
+        "plain", "heartbeat_interval",
+        "How often /sse writes a comment line (\": ping\") so proxies and load balancers do not close\n"
+        "a quiet stream. Whole seconds.")
+        .range(1000, kHour),
+    field<&Config::plain, &PlainConfig::retry>(
+        "plain", "retry",
+        "The reconnect delay /sse suggests to EventSource (its \"retry:\" field) after a drop.")
+        .range(0, kHour),
+    field<&Config::plain, &PlainConfig::max_channels>(
+        "plain", "max_channels", "Channels one /sse, /ws or /poll request may name; more get 400.")
+        .range(1, 1024),
+    field<&Config::plain, &PlainConfig::poll_timeout>(
+        "plain", "poll_timeout",
+        "How long /poll holds a request with nothing new when it gives no ?timeout=. Whole seconds.")
+        .range(0, kHour),
+    field<&Config::plain, &PlainConfig::poll_max_timeout>(
+        "plain", "poll_max_timeout",
+        "The largest ?timeout= /poll accepts (a larger one gets 400); >= poll_timeout. Whole seconds.")
+        .range(1000, kHour),
 
     // [debug]
     field<&Config::debug, &DebugConfig::echo_path>(
@@ -572,6 +595,18 @@ void checkApiListen(const Config& c) {
         c.api.listen, c.server.listen));
 }
 
+// /poll's default wait must be one it would accept as ?timeout=.
+void checkPollTimeouts(const Config& c) {
+  if (c.plain.poll_timeout > c.plain.poll_max_timeout)
+    throw ConfigError(fmt::format("config: plain.poll_timeout ({}) is longer than plain.poll_max_timeout ({})",
+                                  formatDuration(c.plain.poll_timeout), formatDuration(c.plain.poll_max_timeout)));
+  for (auto [name, d] : {std::pair{"poll_timeout", c.plain.poll_timeout},
+                         std::pair{"poll_max_timeout", c.plain.poll_max_timeout},
+                         std::pair{"heartbeat_interval", c.plain.heartbeat_interval}})
+    if (d.count() % 1000 != 0)
+      throw ConfigError(fmt::format("config: plain.{}: whole seconds only, got {}", name, formatDuration(d)));
+}
+
 // [demo] token_endpoint signs with the HMAC secret; without one it could mint nothing.
 void checkDemoTokenEndpoint(const Config& c) {
   if (c.demo.token_endpoint && c.client.token_hmac_secret.empty())
@@ -581,7 +616,8 @@ void checkDemoTokenEndpoint(const Config& c) {
 }
 
 const ConfigCheck kChecks[] = {checkTlsPair,        checkPongTimeout,    checkCommandBurst,     checkPresenceTtl,
-                               checkChannelSection, checkHistoryMetaTtl, checkApiListen, checkDemoTokenEndpoint};
+                               checkChannelSection, checkHistoryMetaTtl, checkApiListen, checkDemoTokenEndpoint,
+                               checkPollTimeouts};
 
 }  // namespace
 

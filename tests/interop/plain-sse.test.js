@@ -352,3 +352,17 @@ test('a server shutdown ends open streams and the server exits promptly', async 
   await waitFor(() => s.ended, 'the end of the stream');
   assert.ok(Date.now() - t0 < 3000, `took ${Date.now() - t0} ms`);
 });
+
+test('[plain] sets the heartbeat interval and the retry hint', async () => {
+  const srv = await startServer({
+    args: ['--config', writeConfig(CONFIG + '\n[plain]\nheartbeat_interval = "1s"\nretry = "750ms"\n')],
+  });
+  try {
+    const s = await rawStream(`${srv.url}/sse?channel=beat`);
+    await waitFor(() => /^: ping$/m.test(s.text), 'a heartbeat comment within the configured interval', 5000);
+    assert.match(s.text, /^retry: 750$/m);
+    s.close();
+  } finally {
+    await srv.stop();
+  }
+});

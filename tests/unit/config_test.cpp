@@ -582,8 +582,9 @@ TEST(Registry, IsConsistent) {
     EXPECT_EQ(sb::config::findKey(k.section, k.key), &k);
   }
   EXPECT_TRUE(envNames.count("SWITCHBOARD_WEBSOCKET_MAX_MESSAGE_SIZE"));
-  // 16 server/websocket/debug/log + 17 client + max_name_length + 22 channel options + 2 api + 2 broker + 1 demo.
-  EXPECT_EQ(names.size(), 61u);
+  // 16 server/websocket/debug/log + 5 plain + 17 client + max_name_length + 22 channel options + 2 api
+  // + 2 broker + 1 demo.
+  EXPECT_EQ(names.size(), 66u);
 }
 
 TEST(Registry, EnvCoversEveryKey) {
@@ -1222,4 +1223,25 @@ TEST(Registry, LiftedKeysReachTheirStruct) {
     if (k.key == "history_size") k.set(ns, int64_t(42));
   EXPECT_EQ(ns.options.history_size, 42);
   EXPECT_EQ(c.channel.options.history_size, 0);
+}
+
+TEST(ConfigPlain, DefaultsValuesAndChecks) {
+  Config d = loadConfigFromString("", nullptr);
+  EXPECT_EQ(d.plain.heartbeat_interval, std::chrono::seconds(15));
+  EXPECT_EQ(d.plain.retry, std::chrono::seconds(3));
+  EXPECT_EQ(d.plain.max_channels, 16u);
+  EXPECT_EQ(d.plain.poll_timeout, std::chrono::seconds(25));
+  EXPECT_EQ(d.plain.poll_max_timeout, std::chrono::seconds(60));
+  Config c = loadConfigFromString(
+      "[plain]\nheartbeat_interval = \"2s\"\nretry = \"500ms\"\nmax_channels = 4\npoll_timeout = \"0s\"\n", nullptr);
+  EXPECT_EQ(c.plain.heartbeat_interval, std::chrono::seconds(2));
+  EXPECT_EQ(c.plain.retry, std::chrono::milliseconds(500));
+  EXPECT_EQ(c.plain.max_channels, 4u);
+  EXPECT_EQ(c.plain.poll_timeout, std::chrono::seconds(0));
+  EXPECT_THAT(fileError("[plain]\npoll_timeout = \"2m\"\n"),
+              HasSubstr("config: plain.poll_timeout (2m) is longer than plain.poll_max_timeout (1m)"));
+  EXPECT_THAT(fileError("[plain]\nheartbeat_interval = \"1500ms\"\n"),
+              HasSubstr("config: plain.heartbeat_interval: whole seconds only, got 1s500ms"));
+  EXPECT_THAT(fileError("[plain]\nmax_channels = 0\n"), HasSubstr("plain.max_channels"));
+  EXPECT_THAT(envError({"SWITCHBOARD_PLAIN_HEARTBEAT_INTERVAL=0s"}), HasSubstr("plain.heartbeat_interval"));
 }
