@@ -451,6 +451,12 @@ void Worker::close_all() {
   cursor_ = uint32_t(conns_.size());
 }
 
+void Worker::close_all_and_wait(int64_t grace_ns) {
+  close_all();
+  const int64_t give_up = now_ns() + grace_ns;
+  while (!all_closed() && now_ns() < give_up) step(10);
+}
+
 void Worker::maintenance() {
   // New first attempts, paced at rate_per_sec and bounded by max_inflight.
   if (!stopping_ && cursor_ < conns_.size()) {
