@@ -314,61 +314,34 @@ bool Worker::feed_sse_body(uint32_t i, const uint8_t* p, size_t n) {
 void Worker::handle_handshake_bytes(uint32_t i, const uint8_t* p, size_t n) {
   Conn& c = conns_[i];
   c.hs.append(reinterpret_cast<const char*>(p), n);
-  if (opts_.transport == Transport::kSse) {
-    SseHeadResult r = parse_sse_response(c.hs);
-    switch (r.status) {
-      case SseHeadResult::kIncomplete:
-        if (c.hs.size() > 16384) fail(i, FailKind::kBadHandshake, "oversized response head");
-        return;
-      case SseHeadResult::kBadStatus:
-        stats_.last_http_status.store(r.http_status, std::memory_order_relaxed);
-        fail(i, FailKind::kHttpStatus, "event stream refused: " + r.error);
-        return;
-      case SseHeadResult::kBadHeaders:
-        fail(i, FailKind::kBadHandshake, "bad event-stream response: " + r.error);
-        return;
-      case SseHeadResult::kOk: break;
-    }
-    std::string rest = c.hs.substr(r.consumed);
-    std::string().swap(c.hs);
-    c.chunked = r.chunked;
-    set_state(c, ConnState::kOpen);
-    c.was_open = true;
-    stats_.open.add();
-    stats_.opened_total.add();
-    on_open(i);
-    if (!rest.empty() && c.state == ConnState::kOpen) {
-      if (!feed_sse_body(i, reinterpret_cast<const uint8_t*>(rest.data()), rest.size())) return;
-    }
-    if (c.fd) flush(i);
-    return;
-  }
-  HandshakeResult r = parse_upgrade_response(c.hs, c.accept);
+  const bool sse = opts_.transport == Transport::kSse;
+  HttpHeadResult r = sse ? parse_sse_response(c.hs) : parse_upgrade_response(c.hs, c.accept);
   switch (r.status) {
-    case HandshakeResult::kIncomplete:
-      if (c.hs.size() > 16384) fail(i, FailKind::kBadHandshake, "oversized response head");
-      return;
-    case HandshakeResult::kBadStatus:
+    case HttpHeadResult::kIncomplete: return;  // an oversized head is kBadHeaders, so c.hs stays bounded
+    case HttpHeadResult::kBadStatus:
       stats_.last_http_status.store(r.http_status, std::memory_order_relaxed);
-      fail(i, FailKind::kHttpStatus, "upgrade refused: " + r.error);
+      fail(i, FailKind::kHttpStatus, (sse ? "event stream refused: " : "upgrade refused: ") + r.error);
       return;
-    case HandshakeResult::kBadHeaders:
-      fail(i, FailKind::kBadHandshake, "bad upgrade response: " + r.error);
+    case HttpHeadResult::kBadHeaders:
+      fail(i, FailKind::kBadHandshake, (sse ? "bad event-stream response: " : "bad upgrade response: ") + r.error);
       return;
-    case HandshakeResult::kOk: break;
+    case HttpHeadResult::kOk: break;
   }
+  // What followed the head is the start of the event stream or the first frames.
   std::string rest = c.hs.substr(r.consumed);
   std::string().swap(c.hs);  // handshake state is dead weight from now on
   std::string().swap(c.accept);
+  c.chunked = r.chunked;
   set_state(c, ConnState::kOpen);
   c.was_open = true;
   stats_.open.add();
   stats_.opened_total.add();
   on_open(i);
   if (!rest.empty() && c.state == ConnState::kOpen) {
-    if (!feed_frames(i, reinterpret_cast<const uint8_t*>(rest.data()), rest.size())) return;
+    const auto* bytes = reinterpret_cast<const uint8_t*>(rest.data());
+    if (!(sse ? feed_sse_body(i, bytes, rest.size()) : feed_frames(i, bytes, rest.size()))) return;
   }
-  flush(i);
+  if (c.fd) flush(i);
 }
 
 void Worker::on_readable(uint32_t i) {
@@ -476,6 +449,12 @@ void Worker::close_all() {
     }
   }
   cursor_ = uint32_t(conns_.size());
+}
+
+void Worker::close_all_and_wait(int64_t grace_ns) {
+  close_all();
+  const int64_t give_up = now_ns() + grace_ns;
+  while (!all_closed() && now_ns() < give_up) step(10);
 }
 
 void Worker::maintenance() {

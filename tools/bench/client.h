@@ -139,6 +139,9 @@ class Worker {
   // Stops retrying; sends Close to open connections and drops the others.
   void close_all();
   bool all_closed() const { return closing_ == 0; }
+  // close_all(), then runs the loop until every connection is closed or
+  // grace_ns has passed.
+  void close_all_and_wait(int64_t grace_ns);
 
   ClientStats& stats() { return stats_; }
   const ClientOptions& options() const { return opts_; }

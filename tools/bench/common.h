@@ -47,6 +47,12 @@ class Rng {
   uint64_t state_;
 };
 
+// Part k (from 0) of `total` split as evenly as possible into `parts`: the
+// first total % parts parts get one more.
+constexpr uint64_t share_of(uint64_t total, uint64_t parts, uint64_t k) {
+  return total / parts + (k < total % parts ? 1 : 0);
+}
+
 // A seed from the kernel's CSPRNG (falls back to the clock).
 uint64_t random_seed();
 

@@ -17,12 +17,8 @@
 // Connections are opened by forked processes (one epoll loop each, --processes,
 // each under the per-process open-file cap); the parent paces the steps and
 // merges the processes' reports, which they write back over a pipe.
-#include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -36,6 +32,7 @@
 #include <type_traits>
 
 #include "centrifugo_worker.h"
+#include "child_process.h"
 #include "histogram.h"
 #include "modes.h"
 #include "options_common.h"
@@ -225,76 +222,50 @@ class ConnectRateWorker final : public CentrifugoWorker {
   std::unique_ptr<StepReport> report_;
 };
 
-[[noreturn]] void child_main(uint32_t index, ClientOptions opts, CentrifugoOptions proto, uint32_t hold, int64_t slow_ns,
-                             int report_fd, int order_fd, pid_t parent) {
-  prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the parent
-  if (getppid() != parent) _exit(1);
-  raise_nofile_limit();
-  int code = 0;
-  try {
-    ConnectRateWorker w(std::move(opts), random_seed() ^ (uint64_t(index) << 40), std::move(proto), hold, slow_ns);
-    char buf[sizeof(StepOrder)];
-    size_t have = 0;
-    bool quit = false;
-    while (!quit) {
-      w.step(w.in_step() ? 1 : 20);
-      if (w.step_finished()) {
-        const StepReport& r = w.end_step();
-        if (!write_all(report_fd, &r, sizeof r)) break;
-      }
-      if (!w.in_step()) {
-        // Wait for the next order (or EOF = finish) without spinning.
-        pollfd pfd{order_fd, POLLIN, 0};
-        if (poll(&pfd, 1, 0) <= 0) continue;
-        ssize_t n = ::read(order_fd, buf + have, sizeof buf - have);
-        if (n == 0) quit = true;
-        if (n < 0 && errno != EINTR && errno != EAGAIN) quit = true;
-        if (n > 0) have += size_t(n);
-        if (have == sizeof buf) {
-          StepOrder o;
-          std::memcpy(&o, buf, sizeof o);
-          have = 0;
-          w.begin_step(o);
-        }
+// A client process: runs each step the parent orders and answers with its
+// report, until the parent closes the order pipe.
+int connect_rate_child(uint32_t index, ClientOptions opts, CentrifugoOptions proto, uint32_t hold, int64_t slow_ns,
+                       int report_fd, int order_fd) {
+  ConnectRateWorker w(std::move(opts), child_seed(index), std::move(proto), hold, slow_ns);
+  char buf[sizeof(StepOrder)];
+  size_t have = 0;
+  bool quit = false;
+  while (!quit) {
+    w.step(w.in_step() ? 1 : 20);
+    if (w.step_finished()) {
+      const StepReport& r = w.end_step();
+      if (!write_all(report_fd, &r, sizeof r)) break;
+    }
+    if (!w.in_step()) {
+      // Wait for the next order (or EOF = finish) without spinning.
+      pollfd pfd{order_fd, POLLIN, 0};
+      if (poll(&pfd, 1, 0) <= 0) continue;
+      ssize_t n = ::read(order_fd, buf + have, sizeof buf - have);
+      if (n == 0) quit = true;
+      if (n < 0 && errno != EINTR && errno != EAGAIN) quit = true;
+      if (n > 0) have += size_t(n);
+      if (have == sizeof buf) {
+        StepOrder o;
+        std::memcpy(&o, buf, sizeof o);
+        have = 0;
+        w.begin_step(o);
       }
     }
-    w.close_all();
-    int64_t give_up = now_ns() + 2 * kNsPerSec;
-    while (!w.all_closed() && now_ns() < give_up) w.step(10);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "[connect-rate process %u] error: %s\n", index, e.what());
-    code = 1;
   }
-  std::fflush(stderr);
-  _exit(code);
+  w.close_all_and_wait(2 * kNsPerSec);
+  return 0;
 }
 
-struct Child {
-  pid_t pid = -1;
-  Fd report;  // read end
-  Fd order;   // write end; closing it tells the child to finish
-  std::vector<uint8_t> buf;
+struct Child : ChildProcess {
   std::unique_ptr<StepReport> step;
-  bool eof = false;
 };
 
-void read_child(Child& c) {
-  uint8_t tmp[65536];
-  while (true) {
-    ssize_t n = ::read(c.report.get(), tmp, sizeof tmp);
-    if (n > 0) {
-      c.buf.insert(c.buf.end(), tmp, tmp + n);
-      continue;
-    }
-    if (n == 0) c.eof = true;
-    else if (errno == EINTR) continue;
-    break;
-  }
-  if (c.buf.size() >= sizeof(StepReport)) {
-    c.step = std::make_unique<StepReport>();
-    std::memcpy(static_cast<void*>(c.step.get()), c.buf.data(), sizeof(StepReport));
-    c.buf.erase(c.buf.begin(), c.buf.begin() + ptrdiff_t(sizeof(StepReport)));
-  }
+// Takes the step report out of the child's pipe bytes once it is complete.
+void take_step_report(Child& c) {
+  if (c.buf.size() < sizeof(StepReport)) return;
+  c.step = std::make_unique<StepReport>();
+  std::memcpy(static_cast<void*>(c.step.get()), c.buf.data(), sizeof(StepReport));
+  c.buf.erase(c.buf.begin(), c.buf.begin() + ptrdiff_t(sizeof(StepReport)));
 }
 
 double us(uint64_t ns) { return double(ns) / 1000.0; }
@@ -377,34 +348,14 @@ int run_connect_rate(std::span<char* const> argv) {
   std::vector<Child> children(nproc);
   uint64_t first_index = 0;
   for (uint32_t c = 0; c < nproc; ++c) {
-    int rp[2], op[2];
-    if (pipe2(rp, O_CLOEXEC) != 0 || pipe2(op, O_CLOEXEC) != 0) {
-      throw std::runtime_error(std::string("pipe2: ") + std::strerror(errno));
-    }
     ClientOptions o = base;
     CentrifugoOptions child_proto = proto;
     child_proto.first_index = first_index;
     first_index += slots;
-    uint32_t child_hold = uint32_t(hold / nproc + (c < hold % nproc ? 1 : 0));
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-    if (pid == 0) {
-      for (uint32_t k = 0; k < c; ++k) {
-        children[k].report.reset();
-        children[k].order.reset();
-      }
-      ::close(rp[0]);
-      ::close(op[1]);
-      fcntl(op[0], F_SETFL, O_NONBLOCK);
-      child_main(c, std::move(o), std::move(child_proto), child_hold, slow_ns, rp[1], op[0], parent);
-    }
-    ::close(rp[1]);
-    ::close(op[0]);
-    children[c].pid = pid;
-    children[c].report.reset(rp[0]);
-    children[c].order.reset(op[1]);
-    fcntl(rp[0], F_SETFL, O_NONBLOCK);
+    uint32_t child_hold = uint32_t(share_of(hold, nproc, c));
+    spawn_child(children, c, "connect-rate", [&](int report_fd, int order_fd) {
+      return connect_rate_child(c, std::move(o), std::move(child_proto), child_hold, slow_ns, report_fd, order_fd);
+    });
   }
 
   const int64_t deadline = now_ns() + deadline_len;
@@ -423,19 +374,17 @@ int run_connect_rate(std::span<char* const> argv) {
     StepOrder order{rate / nproc, t_start, t_start + step_duration};
     for (auto& ch : children) {
       ch.step.reset();
-      write_all(ch.order.get(), &order, sizeof order);
+      write_all(ch.control.get(), &order, sizeof order);
     }
     std::optional<double> server_cpu0 = server_pid ? server_pid->cpu_s() : std::nullopt;
     int64_t last_report = 0;
     while (true) {
-      std::vector<pollfd> pfds;
-      for (auto& ch : children) pfds.push_back({ch.report.get(), POLLIN, 0});
-      poll(pfds.data(), pfds.size(), 100);
+      poll_children(children, 100);
       bool all = true;
-      for (size_t k = 0; k < children.size(); ++k) {
-        if (pfds[k].revents) read_child(children[k]);
-        if (children[k].eof && !children[k].step) child_died = true;
-        all = all && children[k].step;
+      for (auto& ch : children) {
+        take_step_report(ch);
+        if (ch.eof && !ch.step) child_died = true;
+        all = all && ch.step;
       }
       int64_t now = now_ns();
       if (all || child_died) break;
@@ -529,16 +478,7 @@ int run_connect_rate(std::span<char* const> argv) {
   }
 
   // Finish: children close their connections.
-  for (auto& ch : children) ch.order.reset();
-  int64_t give_up = now_ns() + 5 * kNsPerSec;
-  for (auto& ch : children) {
-    int st = 0;
-    while (waitpid(ch.pid, &st, WNOHANG) == 0 && now_ns() < give_up) usleep(20'000);
-    if (waitpid(ch.pid, &st, WNOHANG) == 0) {
-      kill(ch.pid, SIGKILL);  // only our own child, by pid
-      waitpid(ch.pid, &st, 0);
-    }
-  }
+  finish_children(children, 5 * kNsPerSec, [] {});
   if (child_died) std::fprintf(stderr, "error: a client process exited unexpectedly\n");
   if (deadline_hit) std::fprintf(stderr, "error: global deadline reached; results are partial\n");
   if (auto f = failure_summary(all_fails); !f.empty()) {

@@ -15,12 +15,7 @@
 // children's counters and histograms, which they write back over a pipe.
 // Each step: warm-up (published, not counted), a measured window, a drain
 // until every acknowledged publication is delivered or --drain passes.
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -34,6 +29,7 @@
 #include <type_traits>
 
 #include "centrifugo_worker.h"
+#include "child_process.h"
 #include "histogram.h"
 #include "modes.h"
 #include "options_common.h"
@@ -364,59 +360,42 @@ class FanoutWorker final : public CentrifugoWorker {
   std::vector<uint32_t> channel_live_;
 };
 
-[[noreturn]] void child_main(uint32_t index, ClientOptions opts, CentrifugoOptions proto, int status_fd, int control_fd,
-                             pid_t parent) {
-  prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the parent
-  if (getppid() != parent) _exit(1);
-  raise_nofile_limit();
-  int code = 0;
-  try {
-    FanoutWorker w(std::move(opts), random_seed() ^ (uint64_t(index) << 40), std::move(proto), control_fd);
-    auto report = std::make_unique<StepReport>();
-    int64_t next_status = 0;
-    while (!w.quit_requested()) {
-      w.step(20);
-      if (w.report_requested()) {
-        w.take_step_report(*report);
-        write_record(status_fd, RecordType::kStatus, w.status(), true);
-        if (!w.channel_live().empty()) {  // before the step record, which the parent waits for
-          RecordHeader h{RecordType::kChannelLive, uint32_t(w.channel_live().size() * sizeof(uint32_t))};
-          if (!write_all(status_fd, &h, sizeof h) || !write_all(status_fd, w.channel_live().data(), h.size)) break;
-        }
-        if (!write_record(status_fd, RecordType::kStep, *report, false)) break;
+// A subscriber process: keeps its share of the subscribers live, opens and
+// closes windows as told, and reports status, steps and a final report.
+int fanout_child(uint32_t index, ClientOptions opts, CentrifugoOptions proto, int status_fd, int control_fd) {
+  FanoutWorker w(std::move(opts), child_seed(index), std::move(proto), control_fd);
+  auto report = std::make_unique<StepReport>();
+  int64_t next_status = 0;
+  while (!w.quit_requested()) {
+    w.step(20);
+    if (w.report_requested()) {
+      w.take_step_report(*report);
+      write_record(status_fd, RecordType::kStatus, w.status(), true);
+      if (!w.channel_live().empty()) {  // before the step record, which the parent waits for
+        RecordHeader h{RecordType::kChannelLive, uint32_t(w.channel_live().size() * sizeof(uint32_t))};
+        if (!write_all(status_fd, &h, sizeof h) || !write_all(status_fd, w.channel_live().data(), h.size)) break;
       }
-      if (now_ns() >= next_status) {
-        write_record(status_fd, RecordType::kStatus, w.status(), true);
-        next_status = now_ns() + 100 * kNsPerMs;
-      }
+      if (!write_record(status_fd, RecordType::kStep, *report, false)) break;
     }
-    w.close_all();
-    int64_t give_up = now_ns() + 3 * kNsPerSec;
-    while (!w.all_closed() && now_ns() < give_up) w.step(10);
-    auto fin = std::make_unique<FinalReport>(w.final_report());
-    write_record(status_fd, RecordType::kFinal, *fin, false);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "[fanout process %u] error: %s\n", index, e.what());
-    code = 1;
+    if (now_ns() >= next_status) {
+      write_record(status_fd, RecordType::kStatus, w.status(), true);
+      next_status = now_ns() + 100 * kNsPerMs;
+    }
   }
-  std::fflush(stderr);
-  _exit(code);
+  w.close_all_and_wait(3 * kNsPerSec);
+  auto fin = std::make_unique<FinalReport>(w.final_report());
+  write_record(status_fd, RecordType::kFinal, *fin, false);
+  return 0;
 }
 
 // ---- the parent ----------------------------------------------------------------
 
-struct Child {
-  pid_t pid = -1;
-  Fd status;   // read end
-  Fd control;  // write end; closing it tells the child to finish
-  std::vector<uint8_t> buf;
+struct Child : ChildProcess {
   ChildStatus last;
   bool got_status = false;
-  bool eof = false;
   std::unique_ptr<StepReport> step;  // set when this step's report arrived
   std::unique_ptr<FinalReport> fin;
   std::vector<uint32_t> channel_live;  // --channels K: from the last kChannelLive record
-  size_t max_buffer = 0;               // bound on buf (records are at most this large, times 4)
 };
 
 // Takes every complete record out of c.buf.
@@ -445,46 +424,11 @@ void parse_records(Child& c) {
   c.buf.erase(c.buf.begin(), c.buf.begin() + ptrdiff_t(pos));
 }
 
-void read_child(Child& c) {
-  uint8_t tmp[65536];
-  while (true) {
-    ssize_t n = ::read(c.status.get(), tmp, sizeof tmp);
-    if (n > 0) {
-      c.buf.insert(c.buf.end(), tmp, tmp + n);
-      if (c.buf.size() > c.max_buffer) c.buf.clear();  // cannot happen with a sane child
-      continue;
-    }
-    if (n == 0) c.eof = true;
-    else if (errno == EINTR) continue;
-    break;
-  }
-  parse_records(c);
-}
-
 // One poll over the publisher's sockets and the children's status pipes.
 void poll_once(std::vector<Child>& children, Publisher* pub, int timeout_ms) {
-  std::vector<pollfd> pfds;
-  std::vector<int> who;  // -1 = publisher
-  if (pub) {
-    pfds.push_back({pub->poll_fd(), POLLIN, 0});
-    who.push_back(-1);
-  }
-  for (size_t k = 0; k < children.size(); ++k) {
-    if (!children[k].eof) {
-      pfds.push_back({children[k].status.get(), POLLIN, 0});
-      who.push_back(int(k));
-    }
-  }
-  if (pfds.empty()) {
-    usleep(useconds_t(timeout_ms) * 1000);
-    return;
-  }
-  if (poll(pfds.data(), pfds.size(), timeout_ms) <= 0) return;
-  for (size_t k = 0; k < pfds.size(); ++k) {
-    if (!pfds[k].revents) continue;
-    if (who[k] < 0) pub->process_events();
-    else read_child(children[size_t(who[k])]);
-  }
+  const bool publisher_ready = poll_children(children, timeout_ms, pub ? pub->poll_fd() : -1);
+  if (pub && publisher_ready) pub->process_events();
+  for (auto& ch : children) parse_records(ch);
 }
 
 std::vector<double> parse_rates(const std::string& text) {
@@ -635,37 +579,17 @@ int run_fanout(std::span<char* const> argv) {
   std::vector<Child> children(nproc);
   uint64_t first_index = 0;
   for (uint32_t c = 0; c < nproc; ++c) {
-    int sp[2], cp[2];
-    if (pipe2(sp, O_CLOEXEC) != 0 || pipe2(cp, O_CLOEXEC) != 0) {
-      throw std::runtime_error(std::string("pipe2: ") + std::strerror(errno));
-    }
     ClientOptions o = base;
-    o.connections = uint32_t(total / nproc + (c < total % nproc ? 1 : 0));
+    o.connections = uint32_t(share_of(total, nproc, c));
     o.rate_per_sec = base.rate_per_sec / nproc;
     CentrifugoOptions child_proto = proto;
     child_proto.first_index = first_index;
     first_index += o.connections;
+    // Unread reports never exceed a few step records; more means a broken child.
     children[c].max_buffer = 4 * (sizeof(StepReport) + sizeof(RecordHeader) + size_t(channels) * sizeof(uint32_t));
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-    if (pid == 0) {
-      for (uint32_t k = 0; k < c; ++k) {
-        children[k].status.reset();
-        children[k].control.reset();
-      }
-      ::close(sp[0]);
-      ::close(cp[1]);
-      fcntl(sp[1], F_SETFL, O_NONBLOCK);
-      fcntl(cp[0], F_SETFL, O_NONBLOCK);
-      child_main(c, std::move(o), std::move(child_proto), sp[1], cp[0], parent);
-    }
-    ::close(sp[1]);
-    ::close(cp[0]);
-    children[c].pid = pid;
-    children[c].status.reset(sp[0]);
-    children[c].control.reset(cp[1]);
-    fcntl(sp[0], F_SETFL, O_NONBLOCK);
+    spawn_child(children, c, "fanout", [&](int status_fd, int control_fd) {
+      return fanout_child(c, std::move(o), std::move(child_proto), status_fd, control_fd);
+    });
   }
 
   auto sum = [&](auto field) {
@@ -692,7 +616,7 @@ int run_fanout(std::span<char* const> argv) {
     if (channels == 0 || ps.ok_in_window_by_channel.size() != size_t(channels) + 1) return ps.ok_in_window * live0;
     uint64_t n = ps.ok_in_window_by_channel[channels] * live0;
     for (uint32_t j = 0; j < channels; ++j) {
-      uint64_t on_j = live_by_channel ? (*live_by_channel)[j] : total / channels + (j < total % channels ? 1 : 0);
+      uint64_t on_j = live_by_channel ? (*live_by_channel)[j] : share_of(total, channels, j);
       n += ps.ok_in_window_by_channel[j] * on_j;
     }
     return n;
@@ -1000,21 +924,9 @@ int run_fanout(std::span<char* const> argv) {
   }
 
   // ---- finish: children close their connections and send final reports ----
-  for (auto& ch : children) ch.control.reset();
-  int64_t give_up = now_ns() + 6 * kNsPerSec;
-  while (now_ns() < give_up) {
-    bool all_eof = true;
-    for (auto& ch : children) all_eof = all_eof && ch.eof;
-    if (all_eof) break;
-    poll_once(children, nullptr, 100);
-  }
-  for (auto& ch : children) {
-    int st = 0;
-    if (waitpid(ch.pid, &st, WNOHANG) == 0) {
-      kill(ch.pid, SIGKILL);  // only our own child, by pid
-      waitpid(ch.pid, &st, 0);
-    }
-  }
+  finish_children(children, 6 * kNsPerSec, [&] {
+    for (auto& ch : children) parse_records(ch);
+  });
 
   std::array<uint64_t, size_t(FailKind::kCount)> fails{};
   uint64_t failed_final = 0, connect_errors = 0, subscribe_errors = 0, pings = 0;

@@ -8,12 +8,7 @@
 // process needs more than --per-process descriptors (the machine caps open
 // files per process); each child is one single-threaded event loop that
 // reports to the parent through a pipe.
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 
 #include <cerrno>
 #include <cinttypes>
@@ -21,6 +16,7 @@
 #include <cstring>
 
 #include "centrifugo_worker.h"
+#include "child_process.h"
 #include "modes.h"
 #include "options_common.h"
 
@@ -142,55 +138,48 @@ void write_status(int fd, const ChildStatus& s) {
   [[maybe_unused]] ssize_t n = ::write(fd, &s, sizeof s);
 }
 
-[[noreturn]] void child_main(uint32_t index, ClientOptions opts, CentrifugoOptions proto, int64_t ping_interval,
-                             int status_fd, int control_fd, pid_t parent) {
-  prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the parent
-  if (getppid() != parent) _exit(1);
-  raise_nofile_limit();
-  int code = 0;
-  try {
-    IdleWorker w(std::move(opts), random_seed() ^ (uint64_t(index) << 40), std::move(proto), ping_interval,
-                 control_fd);
-    int64_t next_status = 0;
-    while (!w.quit_requested()) {
-      w.step(50);
-      if (now_ns() >= next_status) {
-        write_status(status_fd, snapshot(w));
-        next_status = now_ns() + 200 * kNsPerMs;
-      }
+// A child process: runs its share of the connections until the parent
+// closes the control pipe, reporting its status every 200 ms.
+int idle_child(uint32_t index, ClientOptions opts, CentrifugoOptions proto, int64_t ping_interval, int status_fd,
+               int control_fd) {
+  IdleWorker w(std::move(opts), child_seed(index), std::move(proto), ping_interval, control_fd);
+  int64_t next_status = 0;
+  while (!w.quit_requested()) {
+    w.step(50);
+    if (now_ns() >= next_status) {
+      write_status(status_fd, snapshot(w));
+      next_status = now_ns() + 200 * kNsPerMs;
     }
-    w.close_all();
-    int64_t give_up = now_ns() + 3 * kNsPerSec;
-    while (!w.all_closed() && now_ns() < give_up) w.step(10);
-    ChildStatus fin = snapshot(w);
-    fin.final_report = 1;
-    write_status(status_fd, fin);
-    for (size_t k = 0; k < size_t(FailKind::kCount); ++k) {
-      if (!w.first_errors()[k].empty()) {
-        std::fprintf(stderr, "[idle process %u] first %s error: %s\n", index, fail_kind_name(FailKind(k)),
-                     w.first_errors()[k].c_str());
-      }
-    }
-    if (!w.first_reply_error().empty()) {
-      std::fprintf(stderr, "[idle process %u] first refusal: %s\n", index, w.first_reply_error().c_str());
-    }
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "[idle process %u] error: %s\n", index, e.what());
-    code = 1;
   }
-  std::fflush(stderr);
-  _exit(code);
+  w.close_all_and_wait(3 * kNsPerSec);
+  ChildStatus fin = snapshot(w);
+  fin.final_report = 1;
+  write_status(status_fd, fin);
+  for (size_t k = 0; k < size_t(FailKind::kCount); ++k) {
+    if (!w.first_errors()[k].empty()) {
+      std::fprintf(stderr, "[idle process %u] first %s error: %s\n", index, fail_kind_name(FailKind(k)),
+                   w.first_errors()[k].c_str());
+    }
+  }
+  if (!w.first_reply_error().empty()) {
+    std::fprintf(stderr, "[idle process %u] first refusal: %s\n", index, w.first_reply_error().c_str());
+  }
+  return 0;
 }
 
-struct Child {
-  pid_t pid = -1;
-  Fd status;   // read end
-  Fd control;  // write end; closing it tells the child to finish
+struct Child : ChildProcess {
   ChildStatus last;
   bool got_status = false;
-  bool eof = false;
-  bool reaped = false;
 };
+
+// Keeps the newest status record of what the child's pipe brought.
+void take_status(Child& ch) {
+  const size_t records = ch.buf.size() / sizeof(ChildStatus);
+  if (records == 0) return;
+  std::memcpy(&ch.last, ch.buf.data() + (records - 1) * sizeof(ChildStatus), sizeof(ChildStatus));
+  ch.got_status = true;
+  ch.buf.erase(ch.buf.begin(), ch.buf.begin() + ptrdiff_t(records * sizeof(ChildStatus)));
+}
 
 std::string kb_or_na(const std::optional<uint64_t>& v) { return v ? std::to_string(*v) : "na"; }
 
@@ -260,64 +249,20 @@ int run_idle(std::span<char* const> argv) {
   std::fflush(stderr);
   uint64_t first_index = 0;
   for (uint32_t c = 0; c < nproc; ++c) {
-    int sp[2], cp[2];
-    if (pipe2(sp, O_CLOEXEC) != 0 || pipe2(cp, O_CLOEXEC) != 0) {
-      throw std::runtime_error(std::string("pipe2: ") + std::strerror(errno));
-    }
     ClientOptions o = base;
-    o.connections = uint32_t(total / nproc + (c < total % nproc ? 1 : 0));
+    o.connections = uint32_t(share_of(total, nproc, c));
     o.rate_per_sec = base.rate_per_sec / nproc;
     CentrifugoOptions child_proto = proto;
     child_proto.first_index = first_index;
     first_index += o.connections;
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-    if (pid == 0) {
-      // Drop the parent's ends of earlier children's pipes, or those children
-      // would never see EOF on their control pipe.
-      for (uint32_t k = 0; k < c; ++k) {
-        children[k].status.reset();
-        children[k].control.reset();
-      }
-      ::close(sp[0]);
-      ::close(cp[1]);
-      fcntl(sp[1], F_SETFL, O_NONBLOCK);
-      child_main(c, std::move(o), std::move(child_proto), ping_interval, sp[1], cp[0], parent);
-    }
-    ::close(sp[1]);
-    ::close(cp[0]);
-    children[c].pid = pid;
-    children[c].status.reset(sp[0]);
-    children[c].control.reset(cp[1]);
-    fcntl(sp[0], F_SETFL, O_NONBLOCK);
+    spawn_child(children, c, "idle", [&](int status_fd, int control_fd) {
+      return idle_child(c, std::move(o), std::move(child_proto), ping_interval, status_fd, control_fd);
+    });
   }
 
   auto drain = [&](int timeout_ms) {
-    std::vector<pollfd> pfds;
-    std::vector<uint32_t> who;
-    for (uint32_t c = 0; c < nproc; ++c) {
-      if (!children[c].eof) {
-        pfds.push_back({children[c].status.get(), POLLIN, 0});
-        who.push_back(c);
-      }
-    }
-    if (pfds.empty()) {
-      usleep(useconds_t(timeout_ms) * 1000);
-      return;
-    }
-    if (poll(pfds.data(), pfds.size(), timeout_ms) <= 0) return;
-    for (size_t k = 0; k < pfds.size(); ++k) {
-      if (!pfds[k].revents) continue;
-      Child& ch = children[who[k]];
-      ChildStatus buf[32];
-      ssize_t n = ::read(ch.status.get(), buf, sizeof buf);
-      if (n == 0) ch.eof = true;
-      else if (n > 0 && size_t(n) >= sizeof(ChildStatus)) {
-        ch.last = buf[size_t(n) / sizeof(ChildStatus) - 1];
-        ch.got_status = true;
-      }
-    }
+    poll_children(children, timeout_ms);
+    for (auto& ch : children) take_status(ch);
   };
   auto totals = [&] {
     ChildStatus t;
@@ -397,21 +342,9 @@ int run_idle(std::span<char* const> argv) {
   bool server_gone = server_pid && !rss_after;
 
   // Tell children to close (EOF on their control pipes), collect final reports.
-  for (auto& ch : children) ch.control.reset();
-  int64_t give_up = now_ns() + 6 * kNsPerSec;
-  while (now_ns() < give_up) {
-    bool all_eof = true;
-    for (auto& ch : children) all_eof = all_eof && ch.eof;
-    if (all_eof) break;
-    drain(100);
-  }
-  for (auto& ch : children) {
-    int st = 0;
-    if (waitpid(ch.pid, &st, WNOHANG) == 0) {
-      kill(ch.pid, SIGKILL);  // only our own child, by pid
-      waitpid(ch.pid, &st, 0);
-    }
-  }
+  finish_children(children, 6 * kNsPerSec, [&] {
+    for (auto& ch : children) take_status(ch);
+  });
   ChildStatus fin = totals();
 
   std::array<uint64_t, size_t(FailKind::kCount)> fails{};

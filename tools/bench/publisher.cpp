@@ -341,21 +341,11 @@ void Publisher::start(double rate, int64_t start, int64_t win_start, int64_t win
   running_ = true;
 }
 
-uint32_t Publisher::target_channel(uint64_t seq) const {
-  const size_t n = opts_.channels.size();
-  const uint64_t every = opts_.shared_every;
-  if (every == 0 || n == 1) return uint32_t((seq - 1) % n);
-  if (seq % every == 0) return uint32_t(n - 1);
-  // The publications before this one that went to the other channels.
-  const uint64_t others = (seq - 1) - (seq - 1) / every;
-  return uint32_t(others % (n - 1));
-}
-
 void Publisher::write_publication(ApiConn& c, int64_t now) {
   // data = {"ts":T,"seq":S,"pad":"x…"} padded to exactly opts_.size bytes.
   char stamp[96];
   uint64_t seq = ++seq_;
-  const uint32_t channel = target_channel(seq);
+  const uint32_t channel = target_channel(seq, opts_.channels.size(), opts_.shared_every);
   int stamp_len = std::snprintf(stamp, sizeof stamp, "{\"ts\":%lld,\"seq\":%llu,\"pad\":\"", (long long)now,
                                 (unsigned long long)seq);
   size_t fixed = size_t(stamp_len) + 2;  // + `"}`

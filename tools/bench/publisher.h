@@ -78,6 +78,17 @@ class Publisher {
   // (INT64_MAX when stopped).
   int64_t pump(int64_t now);
 
+  // Index into the target channels of publication `seq` (counted from 1) out
+  // of `channels` targets: round-robin, or with shared_every = S every S-th
+  // to the last (shared) channel and the others round-robin over the rest.
+  static constexpr uint32_t target_channel(uint64_t seq, size_t channels, uint64_t shared_every) {
+    if (shared_every == 0 || channels == 1) return uint32_t((seq - 1) % channels);
+    if (seq % shared_every == 0) return uint32_t(channels - 1);
+    // The publications before this one that went to the other channels.
+    const uint64_t others = (seq - 1) - (seq - 1) / shared_every;
+    return uint32_t(others % (channels - 1));
+  }
+
   uint64_t inflight() const;
   const PublisherStats& stats() const { return stats_; }
   // Request written → response parsed, for the acknowledged ones.
@@ -94,7 +105,6 @@ class Publisher {
   // connection had to be closed.
   bool parse_responses(ApiConn& c);
   void write_publication(ApiConn& c, int64_t now);
-  uint32_t target_channel(uint64_t seq) const;  // index into opts_.channels of publication seq (from 1)
   void note_error(const std::string& why);
 
   PublisherOptions opts_;

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "http_head.h"
 #include "url.h"
 
 namespace sbbench {
@@ -18,15 +19,8 @@ namespace sbbench {
 // "GET target HTTP/1.1" with Accept: text/event-stream and the extra headers.
 std::string build_sse_request(const WsUrl& url, std::string_view target, const std::vector<std::string>& extra_headers);
 
-struct SseHeadResult {
-  enum Status { kIncomplete, kOk, kBadStatus, kBadHeaders } status = kIncomplete;
-  size_t consumed = 0;  // bytes of the response head (body bytes may follow)
-  int http_status = 0;
-  bool chunked = false;
-  std::string error;
-};
 // Checks for "HTTP/1.x 200" with Content-Type text/event-stream; notes chunking.
-SseHeadResult parse_sse_response(std::string_view buf);
+HttpHeadResult parse_sse_response(std::string_view buf);
 
 // Streaming decoder of a chunked body: feed() hands the data bytes of every
 // chunk to sink.on_body(p, n) and skips the size lines, extensions and CRLFs.

@@ -2,33 +2,10 @@
 
 #include <openssl/evp.h>
 
-#include <algorithm>
-#include <cctype>
-
 namespace sbbench {
 namespace {
 
 constexpr std::string_view kGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-bool icontains_token(std::string_view list, std::string_view token) {
-  // Comma-separated header value, e.g. "keep-alive, Upgrade".
-  while (!list.empty()) {
-    size_t comma = list.find(',');
-    std::string_view item = list.substr(0, comma);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-    if (iequals(item, token)) return true;
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
-  }
-  return false;
-}
 
 }  // namespace
 
@@ -95,61 +72,21 @@ std::string build_upgrade_request(const WsUrl& url, std::string_view key, std::s
   return req;
 }
 
-HandshakeResult parse_upgrade_response(std::string_view buf, std::string_view expected_accept) {
-  HandshakeResult r;
-  size_t end = buf.find("\r\n\r\n");
-  if (end == std::string_view::npos) {
-    if (buf.size() > 16384) {
-      r.status = HandshakeResult::kBadHeaders;
-      r.error = "response head larger than 16 KiB";
-    }
-    return r;
-  }
-  r.consumed = end + 4;
-  std::string_view head = buf.substr(0, end);
-  size_t eol = head.find("\r\n");
-  std::string_view status_line = head.substr(0, eol);
-  // "HTTP/1.1 101 Switching Protocols"
-  if (status_line.size() < 12 || status_line.substr(0, 5) != "HTTP/" || status_line[8] != ' ') {
-    r.status = HandshakeResult::kBadHeaders;
-    r.error = "malformed status line";
-    return r;
-  }
-  std::string_view code = status_line.substr(9, 3);
-  if (!std::all_of(code.begin(), code.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    r.status = HandshakeResult::kBadHeaders;
-    r.error = "malformed status code";
-    return r;
-  }
-  r.http_status = (code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0');
-  if (r.http_status != 101) {
-    r.status = HandshakeResult::kBadStatus;
-    r.error = "HTTP " + std::string(status_line.substr(9));
-    return r;
-  }
+HttpHeadResult parse_upgrade_response(std::string_view buf, std::string_view expected_accept) {
+  std::string_view fields;
+  HttpHeadResult r = parse_http_response_head(buf, 101, fields);
+  if (r.status != HttpHeadResult::kOk) return r;
   bool upgrade = false, connection = false, accept = false;
-  std::string_view rest = eol == std::string_view::npos ? std::string_view{} : head.substr(eol + 2);
-  while (!rest.empty()) {
-    size_t e = rest.find("\r\n");
-    std::string_view line = rest.substr(0, e);
-    rest = e == std::string_view::npos ? std::string_view{} : rest.substr(e + 2);
-    size_t colon = line.find(':');
-    if (colon == std::string_view::npos) continue;
-    std::string_view name = line.substr(0, colon);
-    std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-    if (iequals(name, "upgrade")) upgrade = iequals(value, "websocket");
-    else if (iequals(name, "connection")) connection = icontains_token(value, "upgrade");
-    else if (iequals(name, "sec-websocket-accept")) accept = value == expected_accept;
-  }
+  for_each_header_field(fields, [&](std::string_view name, std::string_view value) {
+    if (equals_ignoring_case(name, "upgrade")) upgrade = equals_ignoring_case(value, "websocket");
+    else if (equals_ignoring_case(name, "connection")) connection = lists_token(value, "upgrade");
+    else if (equals_ignoring_case(name, "sec-websocket-accept")) accept = value == expected_accept;
+  });
   if (!upgrade || !connection || !accept) {
-    r.status = HandshakeResult::kBadHeaders;
+    r.status = HttpHeadResult::kBadHeaders;
     r.error = !upgrade ? "missing Upgrade: websocket" : !connection ? "missing Connection: upgrade"
                                                                     : "wrong or missing Sec-WebSocket-Accept";
-    return r;
   }
-  r.status = HandshakeResult::kOk;
   return r;
 }
 

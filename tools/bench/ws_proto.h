@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "http_head.h"
 #include "url.h"
 
 namespace sbbench {
@@ -34,14 +35,8 @@ std::string make_ws_key(uint64_t r1, uint64_t r2);
 std::string build_upgrade_request(const WsUrl& url, std::string_view key, std::string_view subprotocol,
                                   const std::vector<std::string>& extra_headers);
 
-struct HandshakeResult {
-  enum Status { kIncomplete, kOk, kBadStatus, kBadHeaders } status = kIncomplete;
-  size_t consumed = 0;  // bytes of the response head (frames may follow)
-  int http_status = 0;
-  std::string error;
-};
 // Checks "HTTP/1.1 101", Upgrade/Connection and Sec-WebSocket-Accept.
-HandshakeResult parse_upgrade_response(std::string_view buf, std::string_view expected_accept);
+HttpHeadResult parse_upgrade_response(std::string_view buf, std::string_view expected_accept);
 
 // Bytes of a masked client frame with a payload of `len` bytes.
 constexpr size_t client_frame_size(size_t len) { return len + 4 + (len < 126 ? 2 : len <= 0xFFFF ? 4 : 10); }
