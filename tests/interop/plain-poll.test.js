@@ -5,10 +5,11 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
 const { startServer, request } = require('./lib/server');
+const plain = require('./lib/plain');
+const { waitFor } = plain;
+const writeConfig = (text) => plain.writeConfig(text, 'sb-plain-poll-');
+const publish = (srv, channel, data) => plain.publish(srv, KEY, channel, data);
 
 const KEY = 'plain-poll-key';
 const CONFIG = `
@@ -27,22 +28,7 @@ allow_subscribe_for_anonymous = true
 allow_subscribe_for_client = true
 `;
 
-function writeConfig(text) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-plain-poll-'));
-  const file = path.join(dir, 'switchboard.toml');
-  fs.writeFileSync(file, text);
-  return file;
-}
 
-async function publish(srv, channel, data) {
-  const r = await request(`${srv.url}/api/publish`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', 'X-API-Key': KEY },
-    body: JSON.stringify({ channel, data }),
-  });
-  assert.equal(r.status, 200, r.body);
-  return JSON.parse(r.body).result;
-}
 
 async function poll(srv, query) {
   const t0 = Date.now();

@@ -6,14 +6,15 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
 const http = require('node:http');
 const net = require('node:net');
 const crypto = require('node:crypto');
 const { EventSource } = require('eventsource');
 const { startServer, request } = require('./lib/server');
+const plain = require('./lib/plain');
+const { waitFor } = plain;
+const writeConfig = (text) => plain.writeConfig(text, 'sb-plain-sse-');
+const publish = (srv, channel, data) => plain.publish(srv, KEY, channel, data);
 
 const KEY = 'plain-sse-key';
 const SECRET = 'plain-sse-secret';
@@ -42,12 +43,6 @@ name = "members"
 allow_subscribe_for_client = true
 `;
 
-function writeConfig(text) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-plain-sse-'));
-  const file = path.join(dir, 'switchboard.toml');
-  fs.writeFileSync(file, text);
-  return file;
-}
 
 function token(sub) {
   const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
@@ -55,28 +50,7 @@ function token(sub) {
   return head + '.' + crypto.createHmac('sha256', SECRET).update(head).digest('base64url');
 }
 
-async function publish(srv, channel, data) {
-  const r = await request(`${srv.url}/api/publish`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', 'X-API-Key': KEY },
-    body: JSON.stringify({ channel, data }),
-  });
-  assert.equal(r.status, 200, r.body);
-  return JSON.parse(r.body).result;
-}
 
-function waitFor(check, what, ms = 5000) {
-  return new Promise((resolve, reject) => {
-    const deadline = Date.now() + ms;
-    const poll = () => {
-      const v = check();
-      if (v) return resolve(v);
-      if (Date.now() > deadline) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(poll, 10);
-    };
-    poll();
-  });
-}
 
 // Parses an SSE byte stream into {event, id, data} blocks (comments kept as
 // {comment}), enough to check what the server wrote exactly.

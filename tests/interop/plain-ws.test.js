@@ -5,11 +5,12 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
 const WebSocket = require('ws');
-const { startServer, request } = require('./lib/server');
+const { startServer } = require('./lib/server');
+const plain = require('./lib/plain');
+const { waitFor } = plain;
+const writeConfig = (text) => plain.writeConfig(text, 'sb-plain-ws-');
+const publish = (srv, channel, data) => plain.publish(srv, KEY, channel, data);
 
 const KEY = 'plain-ws-key';
 const CONFIG = `
@@ -31,35 +32,8 @@ name = "members"
 allow_subscribe_for_client = true
 `;
 
-function writeConfig(text) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-plain-ws-'));
-  const file = path.join(dir, 'switchboard.toml');
-  fs.writeFileSync(file, text);
-  return file;
-}
 
-async function publish(srv, channel, data) {
-  const r = await request(`${srv.url}/api/publish`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', 'X-API-Key': KEY },
-    body: JSON.stringify({ channel, data }),
-  });
-  assert.equal(r.status, 200, r.body);
-  return JSON.parse(r.body).result;
-}
 
-function waitFor(check, what, ms = 5000) {
-  return new Promise((resolve, reject) => {
-    const deadline = Date.now() + ms;
-    const poll = () => {
-      const v = check();
-      if (v) return resolve(v);
-      if (Date.now() > deadline) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(poll, 10);
-    };
-    poll();
-  });
-}
 
 // Opens /ws and collects its messages; resolves once open.
 function plainWs(srv, query) {
