@@ -17,46 +17,23 @@
 'use strict';
 
 const { parseServerOptions } = require('./lib/options');
+const { handlePublishRequest } = require('./lib/publish');
 
 const http = require('http');
 const path = require('path');
 const { Server } = require(require.resolve('socket.io', { paths: [path.join(__dirname, '..', '..'), __dirname] }));
 
-const MAX_BODY = 1024 * 1024;
-
 const opts = parseServerOptions('socketio-server', 'node bench/peers/socketio-server.js --port PORT [--host 127.0.0.1]');
 
-function reply(res, status, body) {
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
-  res.end(body);
-}
 
 // Socket.IO attaches to this server and answers /socket.io/ itself; every
 // other request reaches this handler.
 const server = http.createServer((req, res) => {
   if (req.url.startsWith('/socket.io/')) return; // handled by Socket.IO
-  const url = new URL(req.url, 'http://localhost');
-  if (req.method === 'GET' && url.pathname === '/health') return reply(res, 200, '{"ok":true}');
-  if (req.method !== 'POST' || url.pathname !== '/pub') return reply(res, 404, '{"error":"not found"}');
-  const channel = url.searchParams.get('channel');
-  if (!channel) return reply(res, 400, '{"error":"channel required"}');
-  const chunks = [];
-  let size = 0;
-  req.on('data', (c) => {
-    size += c.length;
-    if (size > MAX_BODY) {
-      reply(res, 413, '{"error":"body too large"}');
-      req.destroy();
-      return;
-    }
-    chunks.push(c);
-  });
-  req.on('end', () => {
-    if (size > MAX_BODY) return;
-    const body = Buffer.concat(chunks).toString('utf8');
+  handlePublishRequest(req, res, (channel, body) => {
     const room = io.sockets.adapter.rooms.get(channel);
     io.to(channel).emit('message', body);
-    reply(res, 200, `{"subscribers":${room ? room.size : 0}}`);
+    return room ? room.size : 0;
   });
 });
 server.keepAliveTimeout = 60000;

@@ -21,13 +21,13 @@
 'use strict';
 
 const { parseServerOptions } = require('./lib/options');
+const { handlePublishRequest } = require('./lib/publish');
 
 const http = require('http');
 const path = require('path');
 // Resolve `ws` from the repository's node_modules wherever we are started from.
 const { WebSocketServer } = require(require.resolve('ws', { paths: [path.join(__dirname, '..', '..'), __dirname] }));
 
-const MAX_BODY = 1024 * 1024;
 
 const opts = parseServerOptions('ws-broadcast', 'node bench/peers/ws-broadcast.js --port PORT [--host 127.0.0.1]');
 
@@ -58,31 +58,9 @@ function channelsOf(url) {
   return [...new Set(names.filter((n) => n.length > 0 && n.length <= 255))];
 }
 
-function reply(res, status, body) {
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
-  res.end(body);
-}
 
 const server = http.createServer((req, res) => {
-  const url = new URL(req.url, 'http://localhost');
-  if (req.method === 'GET' && url.pathname === '/health') return reply(res, 200, '{"ok":true}');
-  if (req.method !== 'POST' || url.pathname !== '/pub') return reply(res, 404, '{"error":"not found"}');
-  const channel = url.searchParams.get('channel');
-  if (!channel) return reply(res, 400, '{"error":"channel required"}');
-  const chunks = [];
-  let size = 0;
-  req.on('data', (c) => {
-    size += c.length;
-    if (size > MAX_BODY) {
-      reply(res, 413, '{"error":"body too large"}');
-      req.destroy();
-      return;
-    }
-    chunks.push(c);
-  });
-  req.on('end', () => {
-    if (size > MAX_BODY) return;
-    const message = Buffer.concat(chunks).toString('utf8');
+  handlePublishRequest(req, res, (channel, message) => {
     const set = channels.get(channel);
     let n = 0;
     if (set) {
@@ -93,7 +71,7 @@ const server = http.createServer((req, res) => {
         }
       }
     }
-    reply(res, 200, `{"subscribers":${n}}`);
+    return n;
   });
 });
 server.keepAliveTimeout = 60000;
