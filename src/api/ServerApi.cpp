@@ -435,13 +435,23 @@ std::optional<Target> targetParams(const Params& p, std::string& error) {
   return t;
 }
 
-Outcome doSubscribe(core::Node& node, const Params& p) {
+// subscribe/unsubscribe: the user (and client) and a valid channel, or the
+// answer that refuses them.
+std::optional<Outcome> userChannelParams(core::Node& node, const Params& p, std::optional<Target>& target,
+                                         std::optional<std::string>& channel) {
   std::string error;
-  auto target = targetParams(p, error);
+  target = targetParams(p, error);
   if (!target) return badRequest(error);
-  auto channel = stringParam(p, "channel", error);
+  channel = stringParam(p, "channel", error);
   if (!channel) return badRequest(error);
-  if (auto e = checkChannel(node, *channel)) return *e;
+  return checkChannel(node, *channel);
+}
+
+Outcome doSubscribe(core::Node& node, const Params& p) {
+  std::optional<Target> target;
+  std::optional<std::string> channel;
+  if (auto refused = userChannelParams(node, p, target, channel)) return *refused;
+  std::string error;
   auto req = std::make_shared<core::ServerSubscribeRequest>();
   req->channel = std::move(*channel);
   if (!optionalJson(p, "info", req->info, error) || !optionalJson(p, "data", req->data, error) ||
@@ -454,12 +464,9 @@ Outcome doSubscribe(core::Node& node, const Params& p) {
 }
 
 Outcome doUnsubscribe(core::Node& node, const Params& p) {
-  std::string error;
-  auto target = targetParams(p, error);
-  if (!target) return badRequest(error);
-  auto channel = stringParam(p, "channel", error);
-  if (!channel) return badRequest(error);
-  if (auto e = checkChannel(node, *channel)) return *e;
+  std::optional<Target> target;
+  std::optional<std::string> channel;
+  if (auto refused = userChannelParams(node, p, target, channel)) return *refused;
   forUserSessions(node, std::move(target->user), std::move(target->client),
                   [channel = std::move(*channel)](core::ClientSession& s) { s.serverUnsubscribe(channel); });
   return result("{}");
