@@ -180,7 +180,8 @@ const KeyDef kKeys[] = {
     field<&Config::websocket, &WebSocketConfig::idle_timeout>(
         "websocket", "idle_timeout",
         "After this long without a frame from the client the server sends a ping; with no answer\n"
-        "within another idle_timeout the connection is closed. \"0s\" disables both.")
+        "within another idle_timeout the connection is closed. \"0s\" disables both. Protocol clients\n"
+        "(/connection/websocket) are checked by client.ping_interval/pong_timeout instead.")
         .range(0, 24 * kHour),
     field<&Config::websocket, &WebSocketConfig::close_timeout>(
         "websocket", "close_timeout",

@@ -37,22 +37,37 @@ std::string& replyBuffer() {
 
 ClientSession::ClientSession(Node& node, SessionTransport& transport)
     : node_(node), transport_(transport) {
-  TimerNode::fire = &ClientSession::onTimer;
   Node::newClientId(clientId_.data());
-  tokens_ = double(node_.config().client.command_burst);
+  tokens_ = float(node_.config().client.command_burst);
+}
+
+const std::string& ClientSession::emptyString() {
+  static const std::string empty;
+  return empty;
+}
+
+void ClientSession::setIdentity(std::string user, std::string connInfo, int64_t expiresAt) {
+  if (user.empty() && connInfo.empty() && expiresAt == 0) {
+    identity_.reset();
+    return;
+  }
+  if (!identity_) identity_ = std::make_unique<Identity>();
+  identity_->user = std::move(user);
+  identity_->connInfo = std::move(connInfo);
+  identity_->expiresAt = expiresAt;
 }
 
 ClientSession::~ClientSession() {
   if (state_ != State::Closed) transportClosed();
-  if (loop_) loop_->timers().cancel(static_cast<TimerNode*>(this));
+  if (started_) transport_.cancelTimer();
 }
 
 void ClientSession::start() {
-  loop_ = &transport_.loop();
+  started_ = true;
   worker_ = uint32_t(transport_.workerIndex());
   uint64_t now = net::monotonicMs();
   tokensAt_ = now;
-  connectDeadline_ = now + uint64_t(node_.config().client.connect_timeout.count());
+  deadline_ = now + uint64_t(node_.config().client.connect_timeout.count());
   scheduleTimer();
   metrics::sessionOpened(transport_.name());
 }
@@ -94,14 +109,15 @@ void ClientSession::handleMessage(std::string_view text) {
 bool ClientSession::allowCommand() {
   const auto& cfg = node_.config().client;
   uint64_t now = net::monotonicMs();
-  tokens_ = std::min(double(cfg.command_burst), tokens_ + double(now - tokensAt_) * double(cfg.command_rate) / 1000.0);
+  tokens_ = float(std::min(double(cfg.command_burst),
+                           double(tokens_) + double(now - tokensAt_) * double(cfg.command_rate) / 1000.0));
   tokensAt_ = now;
-  if (tokens_ >= 1.0) {
-    tokens_ -= 1.0;
+  if (tokens_ >= 1.0f) {
+    tokens_ -= 1.0f;
     rejectedInRow_ = 0;
     return true;
   }
-  ++rejectedInRow_;
+  if (rejectedInRow_ < UINT16_MAX) ++rejectedInRow_;
   return false;
 }
 
@@ -115,7 +131,7 @@ void ClientSession::dispatch(const Command& cmd, std::string& out) {
       return;
     }
     pingOutstanding_ = false;
-    pongDeadline_ = 0;
+    deadline_ = 0;
     scheduleTimer();
     return;
   }
@@ -137,8 +153,9 @@ void ClientSession::dispatch(const Command& cmd, std::string& out) {
     return;
   }
   if (!allowCommand()) {
-    if (rejectedInRow_ > uint32_t(node_.config().client.command_burst)) {
-      spdlog::info("client {} (user '{}'): command flood, disconnecting", clientId(), user_);
+    // (A burst setting past the counter's range counts as its maximum.)
+    if (rejectedInRow_ > std::min<uint32_t>(uint32_t(node_.config().client.command_burst), UINT16_MAX - 1)) {
+      spdlog::info("client {} (user '{}'): command flood, disconnecting", clientId(), user());
       disconnect(dis::kTooManyRequests);
       return;
     }
@@ -181,9 +198,7 @@ void ClientSession::handleConnect(const Command& cmd, std::string& out) {
       disconnect(dis::kInvalidToken);
       return;
     }
-    user_ = std::move(v.claims.user);
-    connInfo_ = std::move(v.claims.info);
-    expiresAt_ = v.claims.exp;
+    setIdentity(std::move(v.claims.user), std::move(v.claims.info), v.claims.exp);
     serverChannels = std::move(v.claims.channels);
   } else if (!cfg.allow_anonymous) {
     spdlog::info("client {}: connect without a token and client.allow_anonymous is off", clientId());
@@ -196,14 +211,14 @@ void ClientSession::handleConnect(const Command& cmd, std::string& out) {
   attached_ = true;
   node_.stats().clients.fetch_add(1, std::memory_order_relaxed);
   logging::event(spdlog::level::debug, "client connected",
-                 {{"client", clientId()}, {"user", user_}, {"transport", transport_.name()}});
+                 {{"client", clientId()}, {"user", user()}, {"transport", transport_.name()}});
 
   protocol::ConnectResult r;
   r.client.assign(clientId());
   r.version = SB_VERSION;
-  if (expiresAt_ > 0) {
+  if (expiresAt() > 0) {
     r.expires = true;
-    r.ttl = uint32_t(std::max<int64_t>(expiresAt_ - now, 0));
+    r.ttl = uint32_t(std::max<int64_t>(expiresAt() - now, 0));
   }
   r.ping = uint32_t(cfg.ping_interval.count() / 1000);
   r.pong = true;
@@ -249,20 +264,19 @@ void ClientSession::handleRefresh(const Command& cmd, std::string& out) {
     protocol::writeError(out, cmd.id, err::kTokenExpired);
     return;
   }
-  if (v.status != auth::TokenStatus::Ok || v.claims.user != user_) {
+  if (v.status != auth::TokenStatus::Ok || v.claims.user != user()) {
     spdlog::info("client {}: invalid refresh token: {}", clientId(),
                  v.status != auth::TokenStatus::Ok ? v.reason : "user mismatch");
     disconnect(dis::kInvalidToken);
     return;
   }
-  expiresAt_ = v.claims.exp;
-  if (!v.claims.info.empty()) connInfo_ = std::move(v.claims.info);
+  setIdentity(user(), v.claims.info.empty() ? connInfo() : std::move(v.claims.info), v.claims.exp);
   protocol::RefreshResult r;
   r.client.assign(clientId());
   r.version = SB_VERSION;
-  if (expiresAt_ > 0) {
+  if (expiresAt() > 0) {
     r.expires = true;
-    r.ttl = uint32_t(std::max<int64_t>(expiresAt_ - now, 0));
+    r.ttl = uint32_t(std::max<int64_t>(expiresAt() - now, 0));
   }
   protocol::writeRefreshReply(out, cmd.id, r);
   scheduleTimer();
@@ -282,10 +296,10 @@ ClientSession::Subscription* ClientSession::findSubscription(std::string_view ch
 
 protocol::ClientInfo ClientSession::clientInfo(const Subscription* sub) const {
   protocol::ClientInfo info;
-  info.user = user_;
+  info.user = user();
   info.client.assign(clientId_.data(), clientId_.size());
-  info.connInfo = connInfo_;
-  if (sub) info.chanInfo = sub->chanInfo;
+  info.connInfo = connInfo();
+  if (sub && sub->chanInfo) info.chanInfo = *sub->chanInfo;
   return info;
 }
 
@@ -309,7 +323,7 @@ void ClientSession::handleSubscribe(const Command& cmd, std::string& out) {
       protocol::writeError(out, cmd.id, err::kPermissionDenied);
       return;
     }
-    if (v.claims.channel != req.channel || v.claims.user != user_ ||
+    if (v.claims.channel != req.channel || v.claims.user != user() ||
         (!v.claims.client.empty() && v.claims.client != clientId())) {
       spdlog::info("client {}: subscription token for '{}' does not match channel, user or client", clientId(),
                    req.channel);
@@ -356,7 +370,7 @@ bool ClientSession::subscribe(const protocol::SubscribeRequest& req, bool tokenG
     error = err::kUnknownChannel;
     return false;
   }
-  if (auto e = rules.check(auth::Action::Subscribe, req.channel, auth::Requester{user_, false, tokenGranted})) {
+  if (auto e = rules.check(auth::Action::Subscribe, req.channel, auth::Requester{user(), false, tokenGranted})) {
     error = *e;
     return false;
   }
@@ -373,7 +387,7 @@ bool ClientSession::subscribe(const protocol::SubscribeRequest& req, bool tokenG
   Subscription sub;
   sub.flags = uint8_t((opts->presence ? Subscription::kPresence : 0) | (opts->join_leave ? Subscription::kJoinLeave : 0));
   sub.expiresAt = tokenExp;
-  sub.chanInfo = std::move(chanInfo);
+  if (!chanInfo.empty()) sub.chanInfo = std::make_unique<std::string>(std::move(chanInfo));
   // Registered before the position is read: every publication after the read
   // reaches the entry (as pending, merged below), none falls in between.
   sub.channel = node_.hub().add(worker_, req.channel, this, entryFlags, 0, sub.slot);
@@ -507,7 +521,7 @@ void ClientSession::handlePublish(const Command& cmd, std::string& out) {
   const auto& rules = node_.rules();
   if (auto e = rules.checkName(cmd.channel)) return protocol::writeError(out, cmd.id, *e);
   Subscription* sub = findSubscription(cmd.channel);
-  if (auto e = rules.check(auth::Action::Publish, cmd.channel, auth::Requester{user_, sub != nullptr, false}))
+  if (auto e = rules.check(auth::Action::Publish, cmd.channel, auth::Requester{user(), sub != nullptr, false}))
     return protocol::writeError(out, cmd.id, *e);
   // Stored and re-sent to others: without the sender's whitespace.
   std::string data;
@@ -531,7 +545,7 @@ bool ClientSession::allowRead(const Command& cmd, auth::Action action, std::stri
     return false;
   }
   bool subscribed = findSubscription(cmd.channel) != nullptr;
-  if (auto e = rules.check(action, cmd.channel, auth::Requester{user_, subscribed, false})) {
+  if (auto e = rules.check(action, cmd.channel, auth::Requester{user(), subscribed, false})) {
     protocol::writeError(out, cmd.id, *e);
     return false;
   }
@@ -587,7 +601,7 @@ void ClientSession::handleSubRefresh(const Command& cmd, std::string& out) {
   int64_t now = unixNow();
   auto v = node_.tokens().verifySubscribe(cmd.token, now);
   if (v.status == auth::TokenStatus::Expired) return protocol::writeError(out, cmd.id, err::kTokenExpired);
-  if (v.status != auth::TokenStatus::Ok || v.claims.channel != cmd.channel || v.claims.user != user_ ||
+  if (v.status != auth::TokenStatus::Ok || v.claims.channel != cmd.channel || v.claims.user != user() ||
       (!v.claims.client.empty() && v.claims.client != clientId())) {
     spdlog::info("client {}: invalid subscription refresh token for '{}'", clientId(), cmd.channel);
     return disconnect(dis::kInvalidToken);
@@ -616,12 +630,12 @@ void ClientSession::serverSubscribe(const ServerSubscribeRequest& req) {
       // As Centrifugo: a server-side subscription past client.channel_limit
       // closes the connection rather than leaving the backend's intent undone.
       spdlog::info("client {} (user '{}'): server API subscription to '{}' exceeds client.channel_limit",
-                   clientId(), user_, req.channel);
+                   clientId(), user(), req.channel);
       return disconnect(dis::kChannelLimit);
     }
     // Already subscribed (by the client or an earlier call) is the usual case: nothing to do.
     auto level = error && error->code == err::kAlreadySubscribed.code ? spdlog::level::debug : spdlog::level::info;
-    spdlog::log(level, "client {} (user '{}'): server API subscription to '{}' not made: {}", clientId(), user_,
+    spdlog::log(level, "client {} (user '{}'): server API subscription to '{}' not made: {}", clientId(), user(),
                 req.channel, error ? error->message : "unknown");
     return;
   }
@@ -656,13 +670,12 @@ void ClientSession::serverRefresh(bool expired, int64_t expireAt, std::string_vi
   if (state_ != State::Connected) return;
   int64_t now = unixNow();
   if (expired || (expireAt > 0 && expireAt <= now)) {
-    spdlog::info("client {} (user '{}'): expired by the server API", clientId(), user_);
+    spdlog::info("client {} (user '{}'): expired by the server API", clientId(), user());
     return disconnect(dis::kExpired);
   }
-  expiresAt_ = expireAt;
-  if (!info.empty()) connInfo_ = info;
+  setIdentity(user(), info.empty() ? connInfo() : std::string(info), expireAt);
   std::string push;
-  protocol::writeRefreshPush(push, expiresAt_ > 0, expiresAt_ > 0 ? uint32_t(expiresAt_ - now) : 0);
+  protocol::writeRefreshPush(push, expiresAt() > 0, expiresAt() > 0 ? uint32_t(expiresAt() - now) : 0);
   transport_.sendText(push);
   node_.stats().messagesOut.fetch_add(1, std::memory_order_relaxed);
   scheduleTimer();
@@ -695,6 +708,21 @@ void ClientSession::entryMoved(ChannelSubscribers& ch, uint32_t slot) {
   }
 }
 
+SessionTimer::SessionTimer(ClientSession& session) : session_(session) { TimerNode::fire = &SessionTimer::onFire; }
+
+SessionTimer::~SessionTimer() { cancel(); }
+
+void SessionTimer::arm(net::EventLoop& loop, uint64_t delayMs) {
+  loop_ = &loop;
+  loop.timers().schedule(static_cast<TimerNode*>(this), delayMs);
+}
+
+void SessionTimer::cancel() {
+  if (loop_) loop_->timers().cancel(static_cast<TimerNode*>(this));
+}
+
+void SessionTimer::onFire(net::TimerNode* node) { static_cast<SessionTimer*>(node)->session_.timerFired(); }
+
 std::vector<protocol::PublicationPtr> mergeRecovery(const std::vector<protocol::PublicationPtr>& history,
                                                     const std::vector<ChannelEventPtr>& buffered,
                                                     uint64_t& lastOffset) {
@@ -723,11 +751,11 @@ std::vector<protocol::PublicationPtr> mergeRecovery(const std::vector<protocol::
 // ---- timers -----------------------------------------------------------------
 
 void ClientSession::scheduleTimer() {
-  if (state_ == State::Closed || !loop_) return;
+  if (state_ == State::Closed || !started_) return;
   uint64_t next = UINT64_MAX;
-  if (state_ == State::Connecting) next = connectDeadline_;
+  if (state_ == State::Connecting) next = deadline_;
   if (state_ == State::Connected) {
-    next = std::min(next, pingOutstanding_ ? pongDeadline_ : nextPingAt_);
+    next = std::min(next, pingOutstanding_ ? deadline_ : nextPingAt_);
     uint64_t graceMs = uint64_t(node_.config().client.expired_close_delay.count());
     int64_t nowUnix = unixNow();
     uint64_t nowMs = net::monotonicMs();
@@ -735,35 +763,34 @@ void ClientSession::scheduleTimer() {
       int64_t secs = unixExp - nowUnix;
       return nowMs + uint64_t(std::max<int64_t>(secs, 0)) * 1000;
     };
-    if (expiresAt_ > 0) next = std::min(next, at(expiresAt_) + graceMs);
+    if (expiresAt() > 0) next = std::min(next, at(expiresAt()) + graceMs);
     for (const Subscription& s : subs_) {
       if (s.expiresAt > 0) next = std::min(next, at(s.expiresAt) + graceMs);
     }
   }
   if (next == UINT64_MAX) return;
   uint64_t now = net::monotonicMs();
-  loop_->timers().schedule(static_cast<TimerNode*>(this), next > now ? next - now : 0);
+  transport_.armTimer(next > now ? next - now : 0);
 }
 
-void ClientSession::onTimer(net::TimerNode* node) { static_cast<ClientSession*>(node)->timerFired(); }
-
 void ClientSession::timerFired() {
+  if (state_ == State::Closed) return;
   uint64_t now = net::monotonicMs();
   if (state_ == State::Connecting) {
-    if (now >= connectDeadline_) {
+    if (now >= deadline_) {
       spdlog::info("client {}: no connect command within {} ms", clientId(),
                    node_.config().client.connect_timeout.count());
       return disconnect(dis::kStale);
     }
   } else if (state_ == State::Connected) {
-    if (pingOutstanding_ && now >= pongDeadline_) {
+    if (pingOutstanding_ && now >= deadline_) {
       spdlog::debug("client {}: no pong", clientId());
       return disconnect(dis::kNoPong);
     }
     int64_t graceS = node_.config().client.expired_close_delay.count() / 1000;
     int64_t nowUnix = unixNow();
-    if (expiresAt_ > 0 && nowUnix >= expiresAt_ + graceS) {
-      spdlog::info("client {} (user '{}'): connection token expired", clientId(), user_);
+    if (expiresAt() > 0 && nowUnix >= expiresAt() + graceS) {
+      spdlog::info("client {} (user '{}'): connection token expired", clientId(), user());
       return disconnect(dis::kExpired);
     }
     for (size_t i = 0; i < subs_.size();) {
@@ -789,7 +816,7 @@ void ClientSession::sendPing() {
   protocol::writePing(ping);
   transport_.sendText(ping);
   pingOutstanding_ = true;
-  pongDeadline_ = now + uint64_t(cfg.pong_timeout.count());
+  deadline_ = now + uint64_t(cfg.pong_timeout.count());
   nextPingAt_ = now + uint64_t(cfg.ping_interval.count());
   // Presence entries expire unless refreshed; the ping cadence keeps them.
   for (const Subscription& s : subs_) {
@@ -806,7 +833,7 @@ void ClientSession::disconnect(uint16_t code, std::string_view reason) {
   node_.stats().disconnects.fetch_add(1, std::memory_order_relaxed);
   metrics::clientDisconnected(code);
   logging::event(spdlog::level::debug, "disconnecting client",
-                 {{"client", clientId()}, {"user", user_}, {"transport", transport_.name()}, {"code", code},
+                 {{"client", clientId()}, {"user", user()}, {"transport", transport_.name()}, {"code", code},
                   {"reason", reason}});
   transport_.close(code, reason);
   transportClosed();
@@ -816,10 +843,10 @@ void ClientSession::transportClosed() {
   if (state_ == State::Closed) return;
   bool wasConnected = state_ == State::Connected;
   state_ = State::Closed;
-  if (loop_) loop_->timers().cancel(static_cast<TimerNode*>(this));
-  if (loop_) metrics::sessionClosed(transport_.name());  // started sessions only
+  if (started_) transport_.cancelTimer();
+  if (started_) metrics::sessionClosed(transport_.name());  // started sessions only
   logging::event(spdlog::level::debug, "client closed",
-                 {{"client", clientId()}, {"user", user_}, {"transport", transport_.name()},
+                 {{"client", clientId()}, {"user", user()}, {"transport", transport_.name()},
                   {"connected", wasConnected ? "yes" : "no"}});
   while (!subs_.empty()) unsubscribeAt(subs_.size() - 1, true);
   if (attached_) {

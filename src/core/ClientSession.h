@@ -42,6 +42,15 @@ class SessionTransport {
   virtual void close(uint16_t code, std::string_view reason) = 0;
   virtual net::EventLoop& loop() = 0;
   virtual size_t workerIndex() const = 0;
+  // The session's one timer (connect timeout, pings, pong and token
+  // deadlines), supplied by the transport so that a connection whose own
+  // timer is idle carries no second one: arms it to fire `delayMs` from now
+  // (replacing an earlier arming), after which the transport calls
+  // ClientSession::timerFired() on the loop thread. A transport with no
+  // timer to spare embeds a SessionTimer. cancelTimer is also called from
+  // the session's destructor, so it must stay callable until then.
+  virtual void armTimer(uint64_t delayMs) = 0;
+  virtual void cancelTimer() = 0;
   virtual const char* name() const = 0;
 };
 
@@ -54,7 +63,7 @@ struct ServerSubscribeRequest {
   std::optional<protocol::StreamPosition> recoverSince;  // recover from here (channels with force_recovery)
 };
 
-class ClientSession final : public Subscriber, public SessionLink, private net::TimerNode {
+class ClientSession final : public Subscriber, public SessionLink {
  public:
   ClientSession(Node& node, SessionTransport& transport);
   ~ClientSession() override;
@@ -82,8 +91,11 @@ class ClientSession final : public Subscriber, public SessionLink, private net::
   // becomes `info` when non-empty, and the client gets a refresh push.
   void serverRefresh(bool expired, int64_t expireAt, std::string_view info);
 
+  // The transport's timer (SessionTransport::armTimer) fired.
+  void timerFired();
+
   bool connected() const { return state_ == State::Connected; }
-  const std::string& user() const { return user_; }
+  const std::string& user() const { return identity_ ? identity_->user : emptyString(); }
   std::string_view clientId() const { return {clientId_.data(), clientId_.size()}; }
   size_t subscriptionCount() const { return subs_.size(); }
 
@@ -95,17 +107,21 @@ class ClientSession final : public Subscriber, public SessionLink, private net::
  private:
   enum class State : uint8_t { Connecting, Connected, Closed };
 
+  // Kept small (40 bytes): an idle connection's memory is mostly its
+  // session, and the rarely set parts live behind pointers.
   struct Subscription {
     ChannelSubscribers* channel = nullptr;
     uint32_t slot = 0;
     uint8_t flags = 0;
     int64_t expiresAt = 0;  // subscription token exp (unix s), 0 = never
-    std::string chanInfo;   // from the subscription token, raw JSON
+    // Channel info from the subscription token (raw JSON); null when none.
+    std::unique_ptr<std::string> chanInfo;
     // Events that arrived before the subscribe reply was written.
     std::unique_ptr<std::vector<ChannelEventPtr>> pending;
     static constexpr uint8_t kPresence = 1;
     static constexpr uint8_t kJoinLeave = 2;  // publishes join/leave
   };
+  static_assert(sizeof(Subscription) <= 40, "Subscription grew: 40 bytes is one 48-byte malloc chunk");
 
   // Command handlers append their reply (or error) to `out`.
   void dispatch(const protocol::Command& cmd, std::string& out);
@@ -132,30 +148,62 @@ class ClientSession final : public Subscriber, public SessionLink, private net::
   void flushPending(Subscription& sub, std::string& out);
 
   void scheduleTimer();
-  static void onTimer(net::TimerNode* node);
-  void timerFired();
   void sendPing();
   int64_t unixNow() const;
 
+  // What the connection token says; null for an anonymous connection
+  // without expiry (most idle connections in a benchmark, and every byte
+  // here is per connection).
+  struct Identity {
+    std::string user;
+    std::string connInfo;   // raw JSON or empty
+    int64_t expiresAt = 0;  // connection token exp (unix s), 0 = never
+  };
+  // Replaces the identity; an empty one frees it.
+  void setIdentity(std::string user, std::string connInfo, int64_t expiresAt);
+  const std::string& connInfo() const { return identity_ ? identity_->connInfo : emptyString(); }
+  int64_t expiresAt() const { return identity_ ? identity_->expiresAt : 0; }
+  static const std::string& emptyString();
+
+  // Members are ordered to pack (144 bytes): an idle subscribed connection
+  // holds one session, so every 8 bytes here is 8 bytes per connection
+  // (bench/profiles.md, "idle memory").
   Node& node_;
   SessionTransport& transport_;
-  net::EventLoop* loop_ = nullptr;  // set by start()
-  uint32_t worker_ = 0;
-  State state_ = State::Connecting;
-  bool pingOutstanding_ = false;
-  bool attached_ = false;
-  bool unusable_ = false;  // connect failed: the next command closes with 3501
-  std::array<char, 36> clientId_;
-  std::string user_;
-  std::string connInfo_;
-  int64_t expiresAt_ = 0;          // connection token exp (unix s), 0 = never
-  uint64_t connectDeadline_ = 0;   // monotonic ms
+  std::unique_ptr<Identity> identity_;
+  // Monotonic ms: the connect timeout while Connecting, then the pong
+  // deadline while a ping is outstanding (the two never overlap).
+  uint64_t deadline_ = 0;
   uint64_t nextPingAt_ = 0;
-  uint64_t pongDeadline_ = 0;
-  double tokens_;                  // rate limiter bucket
   uint64_t tokensAt_ = 0;
-  uint32_t rejectedInRow_ = 0;
   std::vector<Subscription> subs_;
+  std::array<char, 36> clientId_;
+  uint32_t worker_ = 0;
+  float tokens_;                  // rate limiter bucket
+  uint16_t rejectedInRow_ = 0;    // saturates at 65535
+  State state_ = State::Connecting;
+  bool started_ : 1 = false;  // start() ran: the transport's timer may be armed
+  bool pingOutstanding_ : 1 = false;
+  bool attached_ : 1 = false;
+  bool unusable_ : 1 = false;  // connect failed: the next command closes with 3501
+};
+
+// A session timer for transports that have no timer of their own to lend
+// (SessionTransport::armTimer): schedules on the loop's timer wheel and calls
+// the session back.
+class SessionTimer : private net::TimerNode {
+ public:
+  explicit SessionTimer(ClientSession& session);
+  ~SessionTimer();
+  SessionTimer(const SessionTimer&) = delete;
+  SessionTimer& operator=(const SessionTimer&) = delete;
+  void arm(net::EventLoop& loop, uint64_t delayMs);
+  void cancel();
+
+ private:
+  static void onFire(net::TimerNode* node);
+  ClientSession& session_;
+  net::EventLoop* loop_ = nullptr;  // set by the first arm()
 };
 
 // Merges a recovery read from history with events buffered while it was

@@ -13,10 +13,13 @@
 
 namespace sb::net {
 
+// Every open socket carries one: see bench/profiles.md, "idle memory".
+static_assert(sizeof(Connection) <= 136, "Connection grew: 136 bytes is one 144-byte malloc chunk");
+
 void ProtocolHandler::onShutdown(Connection& c) { c.closeAfterFlush(); }
 
 Connection::Connection(Worker& worker, int fd, SSL* ssl)
-    : worker_(worker), fd_(fd), ssl_(ssl), state_(ssl ? State::TlsHandshake : State::Open) {
+    : state_(ssl ? State::TlsHandshake : State::Open), worker_(worker), fd_(fd), ssl_(ssl) {
   TimerNode::fire = &Connection::onTimerFired;
 }
 
@@ -92,20 +95,20 @@ void Connection::replaceHandler(std::unique_ptr<ProtocolHandler> next, std::stri
     handler_ = std::move(next);
     return;
   }
-  next_ = std::move(next);
-  if (!leftover.empty()) nextLeftover_ = std::make_unique<std::string>(std::move(leftover));
+  next_ = std::make_unique<PendingHandler>(PendingHandler{std::move(next), std::move(leftover)});
 }
 
 void Connection::applyPendingHandler() {
   while (next_ && state_ == State::Open) {
-    handler_ = std::move(next_);
-    if (nextLeftover_) {
-      std::unique_ptr<std::string> bytes = std::move(nextLeftover_);
-      dispatch(reinterpret_cast<uint8_t*>(bytes->data()), bytes->size());
+    // Kept alive while its leftover bytes are dispatched (which may queue
+    // yet another handler).
+    std::unique_ptr<PendingHandler> pending = std::move(next_);
+    handler_ = std::move(pending->handler);
+    if (!pending->leftover.empty()) {
+      dispatch(reinterpret_cast<uint8_t*>(pending->leftover.data()), pending->leftover.size());
     }
   }
   next_.reset();
-  nextLeftover_.reset();
 }
 
 void Connection::dispatch(uint8_t* data, size_t len) {

@@ -35,7 +35,10 @@ class ProtocolHandler {
   virtual const char* name() const = 0;
 };
 
-class Connection final : public IoHandler, public Flushable, private TimerNode {
+// Base order and the first members are chosen for size: `state_` and
+// `wantWrite_` fill the padding after Flushable::flushQueued (136 bytes in
+// all, bench/profiles.md "idle memory").
+class Connection final : public IoHandler, private TimerNode, public Flushable {
  public:
   Connection(Worker& worker, int fd, SSL* ssl);
   ~Connection() override;
@@ -74,7 +77,6 @@ class Connection final : public IoHandler, public Flushable, private TimerNode {
   Worker& worker() const { return worker_; }
   EventLoop& loop() const;
   int fd() const { return fd_; }
-  uint32_t slot = 0;  // index in the worker's connection table
 
   void shutdownServer();  // called by the worker during drain
 
@@ -92,15 +94,23 @@ class Connection final : public IoHandler, public Flushable, private TimerNode {
   void applyPendingHandler();
   static void onTimerFired(TimerNode* node);
 
+  friend class Worker;
+  State state_;
+  bool wantWrite_ = false;     // EPOLLOUT registered
   Worker& worker_;
   int fd_;
+  uint32_t slot = 0;  // index in the worker's connection table (Worker's business)
   SSL* ssl_;
   WriteQueue out_;
   std::unique_ptr<ProtocolHandler> handler_;
-  std::unique_ptr<ProtocolHandler> next_;
-  std::unique_ptr<std::string> nextLeftover_;
-  State state_;
-  bool wantWrite_ = false;     // EPOLLOUT registered
+  // A handler waiting to take over (replaceHandler during a callback) and
+  // the bytes it is handed first. One pointer, null almost always: every
+  // idle connection carries this member.
+  struct PendingHandler {
+    std::unique_ptr<ProtocolHandler> handler;
+    std::string leftover;
+  };
+  std::unique_ptr<PendingHandler> next_;
 };
 
 }  // namespace sb::net

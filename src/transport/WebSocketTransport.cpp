@@ -6,8 +6,15 @@
 
 namespace sb::transport {
 
+// Every protocol client carries one (with its ClientSession): see
+// bench/profiles.md, "idle memory".
+static_assert(sizeof(WebSocketTransport) <= 168, "WebSocketTransport grew: 168 bytes is one 176-byte malloc chunk");
+
 void WebSocketTransport::onOpen(ws::WebSocketConnection& ws) {
   ws_ = &ws;
+  // The session's ping/pong replaces websocket.idle_timeout pings, and one
+  // timer per connection is enough (docs/websocket.md).
+  ws.takeTimer();
   session_.start();
 }
 
@@ -25,6 +32,14 @@ void WebSocketTransport::onClose(ws::WebSocketConnection&, uint16_t) { session_.
 
 void WebSocketTransport::onShutdown(ws::WebSocketConnection&) {
   session_.disconnect(protocol::disconnect::kShutdown);
+}
+
+void WebSocketTransport::onTimer(ws::WebSocketConnection&) { session_.timerFired(); }
+
+void WebSocketTransport::armTimer(uint64_t delayMs) { ws_->armAppTimer(delayMs); }
+
+void WebSocketTransport::cancelTimer() {
+  if (ws_) ws_->cancelAppTimer();
 }
 
 void WebSocketTransport::sendText(std::string_view text) { ws_->sendMessage(ws::Opcode::Text, text); }

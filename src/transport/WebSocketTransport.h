@@ -19,6 +19,7 @@ class WebSocketTransport final : public ws::WebSocketApp, public core::SessionTr
   void onMessage(ws::WebSocketConnection& ws, ws::Opcode op, std::string_view payload) override;
   void onClose(ws::WebSocketConnection& ws, uint16_t code) override;
   void onShutdown(ws::WebSocketConnection& ws) override;
+  void onTimer(ws::WebSocketConnection& ws) override;
 
   // core::SessionTransport
   void sendText(std::string_view text) override;
@@ -26,6 +27,8 @@ class WebSocketTransport final : public ws::WebSocketApp, public core::SessionTr
   void close(uint16_t code, std::string_view reason) override;
   net::EventLoop& loop() override;
   size_t workerIndex() const override;
+  void armTimer(uint64_t delayMs) override;
+  void cancelTimer() override;
   const char* name() const override { return "websocket"; }
 
  private:

@@ -9,6 +9,9 @@
 
 namespace sb::ws {
 
+// Every WebSocket carries one: see bench/profiles.md, "idle memory".
+static_assert(sizeof(WebSocketConnection) <= 152, "WebSocketConnection grew: 152 bytes is one 160-byte malloc chunk");
+
 namespace {
 // One compressor per worker thread: the server never keeps compression
 // context (server_no_context_takeover), so any message can use it.
@@ -23,17 +26,31 @@ WebSocketConnection::WebSocketConnection(net::Connection& conn, const WebSocketO
       inflater_(deflate ? std::make_unique<Inflater>(*deflate) : nullptr),
       app_(std::move(app)),
       proto_(WebSocketProtocol::Options{opts.maxMessageSize}, inflater_.get()),
-      lastActivityMs_(conn.loop().now()) {
+      lastActivityMs_(uint32_t(conn.loop().now())) {
   if (deflate) serverWindowBits_ = uint8_t(deflate->server_max_window_bits);
   if (opts_.idleTimeoutMs) conn_.armTimer(opts_.idleTimeoutMs);
   else conn_.cancelTimer();
   if (app_) app_->onOpen(*this);
 }
 
-WebSocketConnection::~WebSocketConnection() = default;
+// The app goes first, while everything it may call back into is alive.
+WebSocketConnection::~WebSocketConnection() { app_.reset(); }
+
+void WebSocketConnection::takeTimer() {
+  appTimer_ = true;
+  conn_.cancelTimer();
+}
+
+void WebSocketConnection::armAppTimer(uint64_t delayMs) {
+  if (appTimer_ && !proto_.closing() && !proto_.closed()) conn_.armTimer(delayMs);
+}
+
+void WebSocketConnection::cancelAppTimer() {
+  if (appTimer_ && !proto_.closing() && !proto_.closed()) conn_.cancelTimer();
+}
 
 void WebSocketConnection::onData(net::Connection& c, uint8_t* data, size_t len) {
-  lastActivityMs_ = c.loop().now();
+  lastActivityMs_ = uint32_t(c.loop().now());
   pingOutstanding_ = false;
   proto_.feed(data, len, *this);
 }
@@ -84,9 +101,13 @@ void WebSocketConnection::onTimer(net::Connection& c) {
     c.close();  // the peer never answered our close frame
     return;
   }
+  if (appTimer_) {
+    if (app_) app_->onTimer(*this);
+    return;
+  }
   if (!opts_.idleTimeoutMs) return;
   uint64_t now = c.loop().now();
-  uint64_t idle = now - lastActivityMs_;
+  uint64_t idle = uint32_t(uint32_t(now) - lastActivityMs_);
   if (idle < opts_.idleTimeoutMs) {
     c.armTimer(opts_.idleTimeoutMs - idle);
     return;
@@ -94,7 +115,7 @@ void WebSocketConnection::onTimer(net::Connection& c) {
   if (!pingOutstanding_) {
     // Silent for a whole period: probe with a ping; any frame resets it.
     pingOutstanding_ = true;
-    lastActivityMs_ = now;
+    lastActivityMs_ = uint32_t(now);
     writeFrame(Opcode::Ping, {});
     c.armTimer(opts_.idleTimeoutMs);
     return;

@@ -44,6 +44,8 @@ class WebSocketApp {
   virtual void onClose(WebSocketConnection& ws, uint16_t code) {}
   // The server is draining; the default closes with 1001.
   virtual void onShutdown(WebSocketConnection& ws);
+  // The connection's timer fired while the app holds it (takeTimer).
+  virtual void onTimer(WebSocketConnection& ws) {}
 };
 
 class WebSocketConnection final : public net::ProtocolHandler, private WebSocketProtocol::Handler {
@@ -61,6 +63,15 @@ class WebSocketConnection final : public net::ProtocolHandler, private WebSocket
   // Starts the closing handshake.
   void close(uint16_t code, std::string_view reason);
   net::Connection& connection() { return conn_; }
+
+  // Hands the connection's timer to the app for good: websocket.idle_timeout
+  // pings stop (the app runs its own liveness checks, e.g. the Centrifugo
+  // session's ping/pong) and WebSocketApp::onTimer is called when an
+  // armAppTimer deadline passes. Once closing, the close timeout owns the
+  // timer again and both calls are ignored.
+  void takeTimer();
+  void armAppTimer(uint64_t delayMs);
+  void cancelAppTimer();
   bool compressionNegotiated() const { return inflater_ != nullptr; }
 
   void onData(net::Connection& c, uint8_t* data, size_t len) override;
@@ -80,10 +91,14 @@ class WebSocketConnection final : public net::ProtocolHandler, private WebSocket
   std::unique_ptr<Inflater> inflater_;
   std::unique_ptr<WebSocketApp> app_;
   WebSocketProtocol proto_;
-  uint64_t lastActivityMs_;
+  // Low 32 bits of the loop's ms clock at the last input; idle time is the
+  // wrapping difference, exact for anything under 49 days (the idle timer
+  // checks far more often). 4 bytes less per connection than a uint64_t.
+  uint32_t lastActivityMs_;
   uint8_t serverWindowBits_ = 15;
   bool pingOutstanding_ = false;
   bool closeNotified_ = false;
+  bool appTimer_ = false;  // takeTimer() was called
 };
 
 // Validates the upgrade request in `ctx` (RFC 6455 §4.2), negotiates

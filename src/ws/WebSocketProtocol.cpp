@@ -1,5 +1,6 @@
 #include "ws/WebSocketProtocol.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "ws/CloseCode.h"
@@ -8,7 +9,7 @@
 
 namespace sb::ws {
 
-static_assert(sizeof(WebSocketProtocol) <= 128, "one per connection: 15k idle connections must fit in ~1 KiB each");
+static_assert(sizeof(WebSocketProtocol) <= 96, "one per connection: bench/profiles.md, idle memory");
 
 struct WebSocketProtocol::Events {
   WebSocketProtocol& self;
@@ -19,7 +20,8 @@ struct WebSocketProtocol::Events {
 };
 
 WebSocketProtocol::WebSocketProtocol(const Options& opts, Inflater* inflater)
-    : maxMessage_(opts.max_message_size), inflater_(inflater) {}
+    : inflater_(inflater),
+      maxMessage_(uint32_t(std::min<size_t>(opts.max_message_size, std::numeric_limits<uint32_t>::max()))) {}
 
 size_t WebSocketProtocol::bufferedCapacity() const {
   // An empty std::string uses its inline buffer; report heap only.

@@ -101,8 +101,8 @@ class WebSocketProtocol {
   void releaseBuffer();
   uint64_t messageWireLimit() const;
 
+  // Sized for many idle connections: flags are bits, the limit 32 bits.
   std::string buf_;          // message reassembly; a split control payload is appended at its tail
-  size_t maxMessage_;        // Options::max_message_size
   Inflater* inflater_;       // non-null when permessage-deflate was negotiated
   uint64_t msgWire_ = 0;     // declared payload bytes of the current message's frames so far
   FrameParser parser_;
@@ -111,14 +111,15 @@ class WebSocketProtocol {
   uint8_t msgOp_ = 0;        // Text or Binary of the message in progress
   uint8_t ctrlLen_ = 0;      // declared payload length of the control frame being parsed (<= 125)
   uint8_t ctrlBuffered_ = 0; // bytes of that payload appended to buf_
-  bool frameFin_ = false;
-  bool frameFirstChunk_ = false;  // no payload of the current frame seen yet
-  bool frameDirect_ = false;      // whole-message frame eligible for zero-copy delivery
-  bool frameHandled_ = false;     // payload already processed straight from the input
-  bool msgActive_ = false;        // a data message has started and not finished
-  bool msgCompressed_ = false;    // RSV1 was set on its first frame (RFC 7692 §6)
-  bool closeSent_ = false;
-  bool closed_ = false;
+  bool frameFin_ : 1 = false;
+  bool frameFirstChunk_ : 1 = false;  // no payload of the current frame seen yet
+  bool frameDirect_ : 1 = false;      // whole-message frame eligible for zero-copy delivery
+  bool frameHandled_ : 1 = false;     // payload already processed straight from the input
+  bool msgActive_ : 1 = false;        // a data message has started and not finished
+  bool msgCompressed_ : 1 = false;    // RSV1 was set on its first frame (RFC 7692 §6)
+  bool closeSent_ : 1 = false;
+  bool closed_ : 1 = false;
+  uint32_t maxMessage_;      // Options::max_message_size (clamped to 4 GiB - 1)
 };
 
 }  // namespace sb::ws
