@@ -563,7 +563,7 @@ Outcome doInfo(core::Node& node, const Params&) {
   protocol::writeString(out, node.id().substr(0, 8));
   out += ",\"version\":\"" SB_VERSION "\"";
   out += ",\"num_clients\":" + std::to_string(node.stats().clients.load());
-  out += ",\"num_channels\":" + std::to_string(node.hub().stats().channels.load());
+  out += ",\"num_channels\":" + std::to_string(node.hub().channelCount());
   out += ",\"num_subs\":" + std::to_string(node.hub().stats().subscriptions.load());
   out += ",\"uptime\":" + std::to_string(uptime.count());
   out += ",\"broker\":";

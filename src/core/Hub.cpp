@@ -264,6 +264,8 @@ void Hub::countSubscriber(size_t w, std::string_view channel, int delta) {
   if (it->second == 0) wk.counts.erase(it);
 }
 
+size_t Hub::channelCount() { return channelCounts({}).size(); }
+
 std::vector<std::pair<std::string, uint64_t>> Hub::channelCounts(const std::function<bool(std::string_view)>& keep) {
   std::unordered_map<std::string, uint64_t> merged;
   for (auto& wk : workers_) {

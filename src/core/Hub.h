@@ -167,6 +167,10 @@ class Hub final : public broker::BrokerEventHandler {
   // particular order (the server API's `channels`). Any thread; a snapshot
   // that takes each worker's count lock in turn.
   std::vector<std::pair<std::string, uint64_t>> channelCounts(const std::function<bool(std::string_view)>& keep);
+  // Channels with local subscribers on this node, each once however many
+  // workers hold some (HubStats::channels counts once per worker). Any
+  // thread; as costly as channelCounts (for /metrics and /api/info).
+  size_t channelCount();
 
   // Worker `w`'s thread only. `ev` in the encoding `encode` builds. While `ev`
   // is being delivered on `w` (inside Subscriber::deliver) the result is built

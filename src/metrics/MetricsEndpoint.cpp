@@ -80,9 +80,8 @@ std::unique_ptr<Registry> serverRegistry(const MetricsSources& src) {
   core::HubStats& hub = node.hub().stats();
   r->gaugeFunction("switchboard_subscriptions", "Channel subscriptions of clients on this node.", {},
                    load(hub.subscriptions));
-  r->gaugeFunction("switchboard_channels",
-                   "Channels with subscribers on this node, counted once per worker that has subscribers of it.", {},
-                   load(hub.channels));
+  r->gaugeFunction("switchboard_channels", "Channels with subscribers on this node.", {},
+                   [&node] { return double(node.hub().channelCount()); });
   r->counterFunction("switchboard_publications_total",
                      "Channel events (publications, join, leave) the broker delivered to this node.", {},
                      load(hub.publications));

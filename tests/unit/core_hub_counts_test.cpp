@@ -83,5 +83,15 @@ TEST_F(HubChannelCounts, FilterSeesEveryName) {
   EXPECT_TRUE(counts([](std::string_view) { return false; }).empty());
 }
 
+TEST_F(HubChannelCounts, ChannelCountIsDistinctAcrossWorkers) {
+  auto& a0 = add("chat:a", 0);
+  add("chat:a", 1);
+  add("chat:b", 1);
+  EXPECT_EQ(hub.channelCount(), 2u);
+  EXPECT_EQ(hub.stats().channels.load(), 3u);  // once per worker, as documented
+  remove(a0);
+  EXPECT_EQ(hub.channelCount(), 2u);
+}
+
 }  // namespace
 }  // namespace sb::core
