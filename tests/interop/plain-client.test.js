@@ -211,9 +211,12 @@ test('PlainClient against the server, on each transport', { timeout: 120000 }, a
       })();
       // Streams are disconnected by the API (3011: reconnect); a poller is
       // between requests most of the time, so the gaps between polls are the test.
-      for (let i = 0; i < 3; i++) {
+      // Each disconnect waits for the previous reconnect, so all three hit a stream.
+      for (let i = 1; i <= 3; i++) {
         await sleep(250);
-        if (transport !== 'poll') await apiDisconnect(srv, user);
+        if (transport === 'poll') continue;
+        await apiDisconnect(srv, user);
+        await waitFor(() => client.log.states.filter((s) => s.state === 'connected').length === i + 1, { label: `reconnect ${i}` });
       }
       await publisher;
       await waitFor(() => client.log.pubs.length >= total,
