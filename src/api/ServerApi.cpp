@@ -530,6 +530,15 @@ Outcome doDisconnect(core::Node& node, const Params& p) {
       whitelist.push_back(std::move(*v));
     }
   }
+  // Plain /sse and /ws streams of the user end too (docs/plain.md).
+  node.hub().forEachWorker([&node, user = target->user, client = target->client, code, reason,
+                            whitelist](size_t w) {
+    node.forEachStream(w, [&](core::UserStream& s) {
+      if (s.streamUser() != user || (!client.empty() && s.streamClient() != client)) return;
+      if (std::find(whitelist.begin(), whitelist.end(), s.streamClient()) == whitelist.end())
+        s.disconnectStream(code, reason);
+    });
+  });
   forUserSessions(node, std::move(target->user), std::move(target->client),
                   [code, reason = std::move(reason), whitelist = std::move(whitelist)](core::ClientSession& s) {
                     if (std::find(whitelist.begin(), whitelist.end(), s.clientId()) == whitelist.end())

@@ -27,8 +27,12 @@ Node::Node(const config::Config& cfg, std::unique_ptr<broker::Broker> broker, si
       hub_(*broker_, workers),
       id_(randomNodeId()),
       started_(std::chrono::steady_clock::now()),
-      heads_(std::make_unique<SessionLink[]>(workers)) {
-  for (size_t i = 0; i < workers; ++i) heads_[i].prevSession = heads_[i].nextSession = &heads_[i];
+      heads_(std::make_unique<SessionLink[]>(workers)),
+      streamHeads_(std::make_unique<StreamLink[]>(workers)) {
+  for (size_t i = 0; i < workers; ++i) {
+    heads_[i].prevSession = heads_[i].nextSession = &heads_[i];
+    streamHeads_[i].prevStream = streamHeads_[i].nextStream = &streamHeads_[i];
+  }
 }
 
 Node::~Node() = default;
@@ -64,6 +68,23 @@ void Node::detachSession(size_t, ClientSession* s) {
   l->prevSession->nextSession = l->nextSession;
   l->nextSession->prevSession = l->prevSession;
   l->prevSession = l->nextSession = nullptr;
+}
+
+void Node::attachStream(size_t w, UserStream* s) {
+  StreamLink* head = &streamHeads_[w];
+  StreamLink* l = s;
+  l->nextStream = head;
+  l->prevStream = head->prevStream;
+  head->prevStream->nextStream = l;
+  head->prevStream = l;
+}
+
+void Node::detachStream(size_t, UserStream* s) {
+  StreamLink* l = s;
+  if (!l->prevStream) return;
+  l->prevStream->nextStream = l->nextStream;
+  l->nextStream->prevStream = l->prevStream;
+  l->prevStream = l->nextStream = nullptr;
 }
 
 ClientSession& Node::asSession(SessionLink* l) { return *static_cast<ClientSession*>(l); }

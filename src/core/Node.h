@@ -26,6 +26,23 @@ struct SessionLink {
   SessionLink* nextSession = nullptr;
 };
 
+// A lasting connection that is not a protocol session: a plain /sse or /ws
+// stream opened with a user's token (transport/PlainSubscription). The server
+// API's `disconnect` finds it by user and client id like a session.
+struct StreamLink {
+  StreamLink* prevStream = nullptr;
+  StreamLink* nextStream = nullptr;
+};
+class UserStream : public StreamLink {
+ public:
+  virtual ~UserStream() = default;
+  virtual std::string_view streamUser() const = 0;
+  virtual std::string_view streamClient() const = 0;
+  // Ends the stream, saying `code` and `reason` where its wire can; loop
+  // thread of its worker.
+  virtual void disconnectStream(uint16_t code, std::string_view reason) = 0;
+};
+
 // Counters of client sessions (relaxed atomics: statistics).
 struct SessionStats {
   std::atomic<int64_t> clients{0};           // connected (after the connect command)
@@ -74,6 +91,19 @@ class Node {
     }
   }
 
+  // The same for UserStreams (loop thread of worker `w` only).
+  void attachStream(size_t w, UserStream* s);
+  void detachStream(size_t w, UserStream* s);
+  template <class Fn>
+  void forEachStream(size_t w, Fn&& fn) {
+    StreamLink* head = &streamHeads_[w];
+    for (StreamLink* l = head->nextStream; l != head;) {
+      StreamLink* next = l->nextStream;
+      fn(*static_cast<UserStream*>(l));
+      l = next;
+    }
+  }
+
   // A fresh client id (UUID v4 text, 36 chars).
   static void newClientId(char out[36]);
 
@@ -88,6 +118,7 @@ class Node {
   std::string id_;
   std::chrono::steady_clock::time_point started_;
   std::unique_ptr<SessionLink[]> heads_;  // one circular list per worker
+  std::unique_ptr<StreamLink[]> streamHeads_;  // the same for UserStreams
   static ClientSession& asSession(SessionLink* l);
 };
 

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "protocol/Codec.h"
+#include "protocol/Json.h"
 
 namespace sb::transport {
 
@@ -66,6 +67,57 @@ net::SharedBuffer::Ref encodePlainWsFrame(const core::ChannelEvent& ev) {
 }
 
 net::SharedBuffer::Ref encodePlainJson(const core::ChannelEvent& ev) { return encodeWith(ev, {}, {}, copy); }
+
+namespace {
+
+// The "info" object of a join/leave push, {"push":{"channel":..,"join":{"info":{..}}}}
+// (protocol::writeJoinPush): the hub keeps only the encoded push, which is
+// our own well-formed output.
+std::string_view joinLeaveInfo(const core::ChannelEvent& ev) {
+  namespace json = protocol::json;
+  json::ObjectReader top(ev.push);
+  json::Member m;
+  while (top.next(m)) {
+    if (m.key != "push" || m.type != json::Type::Object) continue;
+    json::ObjectReader push(m.raw);
+    json::Member p;
+    while (push.next(p)) {
+      if ((p.key != "join" && p.key != "leave") || p.type != json::Type::Object) continue;
+      json::ObjectReader body(p.raw);
+      json::Member b;
+      while (body.next(b)) {
+        if (b.key == "info") return b.raw;
+      }
+    }
+  }
+  return "{}";
+}
+
+// {<lead>"channel":"a","info":{...}}
+void writeJoinLeave(std::string& out, const core::ChannelEvent& ev, std::string_view lead) {
+  out += '{';
+  out += lead;
+  out += "\"channel\":";
+  protocol::writeString(out, ev.channel);
+  out += ",\"info\":";
+  out += joinLeaveInfo(ev);
+  out += '}';
+}
+
+}  // namespace
+
+net::SharedBuffer::Ref encodeSseJoinLeave(const core::ChannelEvent& ev) {
+  std::string out = ev.kind == core::ChannelEvent::Kind::Join ? "event: join\ndata: " : "event: leave\ndata: ";
+  writeJoinLeave(out, ev, {});
+  out += "\n\n";
+  return net::SharedBuffer::copyOf(out);
+}
+
+net::SharedBuffer::Ref encodePlainWsJoinLeaveFrame(const core::ChannelEvent& ev) {
+  std::string out;
+  writeJoinLeave(out, ev, ev.kind == core::ChannelEvent::Kind::Join ? "\"type\":\"join\"," : "\"type\":\"leave\",");
+  return core::Hub::frameText(out);
+}
 
 size_t positionListMaxSize(const std::vector<protocol::StreamPosition>& positions) {
   size_t n = 0;

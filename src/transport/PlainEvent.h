@@ -31,6 +31,15 @@ net::SharedBuffer::Ref encodePlainWsFrame(const core::ChannelEvent& ev);
 // Hub encoder: the bare event object (/poll answers).
 net::SharedBuffer::Ref encodePlainJson(const core::ChannelEvent& ev);
 
+// Join/leave events (Kind::Join or Kind::Leave) as
+//   {"channel":"a","info":{"user":..,"client":..,"conn_info":..}}
+// Hub encoder: an SSE event "event: join|leave\ndata: <object>\n\n" (no
+// `id:`: it moves no position, so the browser's last event id stays).
+net::SharedBuffer::Ref encodeSseJoinLeave(const core::ChannelEvent& ev);
+// Hub encoder: {"type":"join"|"leave",<the object's members>} framed as one
+// WebSocket text message (/ws).
+net::SharedBuffer::Ref encodePlainWsJoinLeaveFrame(const core::ChannelEvent& ev);
+
 // Longest text writePositionList can produce for these positions.
 size_t positionListMaxSize(const std::vector<protocol::StreamPosition>& positions);
 // Writes the list at `out` (room for positionListMaxSize bytes); returns the

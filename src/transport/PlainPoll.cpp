@@ -10,7 +10,8 @@
 
 namespace sb::transport {
 
-PlainPoll::PlainPoll(core::Node& node, size_t worker, bool wait) : PlainSubscription(node, worker), wait_(wait) {}
+PlainPoll::PlainPoll(core::Node& node, size_t worker, bool wait)
+    : PlainSubscription(node, worker, /*announces=*/false), wait_(wait) {}
 
 void PlainPoll::onStreamOpen(StreamSink& sink) {
   sink_ = &sink;

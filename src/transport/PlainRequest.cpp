@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <unordered_map>
 
 #include "transport/PlainEvent.h"
 
@@ -12,45 +13,64 @@ namespace {
 
 std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
 
-std::optional<PlainError> checkChannel(const core::Node& node, std::string_view channel, std::string_view user) {
-  const auto& rules = node.rules();
-  if (auto e = rules.checkName(channel)) {
-    if (e->code == protocol::error::kUnknownChannel.code)
-      return PlainError{400, "unknown channel namespace in " + quoted(channel)};
-    return PlainError{400, "invalid channel name " + quoted(channel)};
+std::string_view verbOf(auth::Action action) {
+  switch (action) {
+    case auth::Action::Subscribe: return "subscribe to";
+    case auth::Action::Publish: return "publish to";
+    case auth::Action::History: return "read the history of";
+    case auth::Action::Presence: return "read the presence of";
   }
+  return "use";
+}
+
+std::optional<PlainError> checkSubscribe(const core::Node& node, std::string_view channel, std::string_view user) {
+  const auto& rules = node.rules();
+  if (auto e = rules.checkName(channel)) return plainChannelError(*e, auth::Action::Subscribe, channel);
   if (auth::ChannelRules::isPrivate(channel)) {
     return PlainError{403, "channel " + quoted(channel) +
                                " is private ('$'): it needs a subscription token, which plain endpoints do not take"};
   }
-  if (auto e = rules.check(auth::Action::Subscribe, channel, auth::Requester{user, false, false})) {
-    if (e->code == protocol::error::kPermissionDenied.code)
-      return PlainError{403, "not allowed to subscribe to " + quoted(channel)};
-    return PlainError{400, std::string(e->message) + ": " + quoted(channel)};
-  }
+  if (auto e = rules.check(auth::Action::Subscribe, channel, auth::Requester{user, false, false}))
+    return plainChannelError(*e, auth::Action::Subscribe, channel);
   return std::nullopt;
+}
+
+// True when `client` is in the channel's presence as a connection of
+// `user`: a live /sse or /ws stream (or protocol client) of the caller that
+// is subscribed to the channel. Only namespaces with presence can tell.
+bool holdsPresence(core::Node& node, std::string_view channel, std::string_view user, std::string_view client) {
+  const config::ChannelOptions* opts = node.rules().options(channel);
+  if (!opts || !opts->presence || user.empty() || client.empty()) return false;
+  bool found = false;
+  node.broker().presence(channel, [&](std::unordered_map<std::string, protocol::ClientInfo> clients,
+                                      const broker::BrokerError* e) {
+    if (e) return;
+    auto it = clients.find(std::string(client));
+    found = it != clients.end() && it->second.user == user;
+  });
+  return found;
 }
 
 }  // namespace
 
-std::optional<PlainError> readPlainRequest(const http::Request& req, const core::Node& node,
-                                           const PlainOptions& opts, std::string_view since,
-                                           std::string_view sinceName, PlainRequest& out) {
-  out.channels = req.queryParams("channel");
-  if (out.channels.empty()) return PlainError{400, "missing channel parameter (?channel=NAME, repeatable)"};
-  if (out.channels.size() > opts.maxChannels) {
-    return PlainError{400, "too many channels: " + std::to_string(out.channels.size()) + ", at most " +
-                               std::to_string(opts.maxChannels)};
+PlainError plainChannelError(const protocol::ErrorCode& e, auth::Action action, std::string_view channel) {
+  namespace err = protocol::error;
+  if (e.code == err::kUnknownChannel.code) return PlainError{400, "unknown channel namespace in " + quoted(channel)};
+  if (e.code == err::kBadRequest.code) return PlainError{400, "invalid channel name " + quoted(channel)};
+  if (e.code == err::kPermissionDenied.code)
+    return PlainError{403, "not allowed to " + std::string(verbOf(action)) + " " + quoted(channel)};
+  if (e.code == err::kNotAvailable.code) {
+    if (action == auth::Action::Presence)
+      return PlainError{404, "channel " + quoted(channel) + " keeps no presence (namespace option presence is off)"};
+    if (action == auth::Action::History)
+      return PlainError{404, "channel " + quoted(channel) + " keeps no history (namespace history_size/history_ttl)"};
   }
-  for (size_t i = 0; i < out.channels.size(); ++i) {
-    if (out.channels[i].empty()) return PlainError{400, "empty channel parameter"};
-    for (size_t j = 0; j < i; ++j) {
-      if (out.channels[j] == out.channels[i]) return PlainError{400, "channel " + quoted(out.channels[i]) + " listed twice"};
-    }
-  }
+  return PlainError{400, std::string(e.message) + ": " + quoted(channel)};
+}
 
-  // Credentials: the header first (it stays out of logs and Referer), then
-  // the query parameter (EventSource cannot set headers).
+std::optional<PlainError> readPlainCaller(const http::Request& req, const core::Node& node, PlainCaller& out) {
+  // The header first (it stays out of logs and Referer), then the query
+  // parameter (EventSource cannot set headers).
   std::string token;
   std::string_view authz = req.header("Authorization");
   if (!authz.empty()) {
@@ -71,19 +91,70 @@ std::optional<PlainError> readPlainRequest(const http::Request& req, const core:
     }
     out.user = std::move(v.claims.user);
     out.expiresAt = v.claims.exp;
+    out.connInfo = std::move(v.claims.info);
   } else if (!node.config().client.allow_anonymous) {
     return PlainError{401, "a connection token is required (Authorization: Bearer <token> or ?token=)"};
   }
+  return std::nullopt;
+}
+
+std::optional<PlainError> readPlainRequest(const http::Request& req, const core::Node& node,
+                                           const PlainOptions& opts, std::string_view since,
+                                           std::string_view sinceName, PlainRequest& out) {
+  out.channels = req.queryParams("channel");
+  if (out.channels.empty()) return PlainError{400, "missing channel parameter (?channel=NAME, repeatable)"};
+  if (out.channels.size() > opts.maxChannels) {
+    return PlainError{400, "too many channels: " + std::to_string(out.channels.size()) + ", at most " +
+                               std::to_string(opts.maxChannels)};
+  }
+  for (size_t i = 0; i < out.channels.size(); ++i) {
+    if (out.channels[i].empty()) return PlainError{400, "empty channel parameter"};
+    for (size_t j = 0; j < i; ++j) {
+      if (out.channels[j] == out.channels[i]) return PlainError{400, "channel " + quoted(out.channels[i]) + " listed twice"};
+    }
+  }
+
+  PlainCaller caller;
+  if (auto e = readPlainCaller(req, node, caller)) return e;
+  out.user = std::move(caller.user);
+  out.expiresAt = caller.expiresAt;
+  out.connInfo = std::move(caller.connInfo);
 
   for (const std::string& channel : out.channels) {
-    if (auto e = checkChannel(node, channel, out.user)) return e;
+    if (auto e = checkSubscribe(node, channel, out.user)) return e;
   }
+
+  std::string joinLeave = req.queryParam("join_leave");
+  if (joinLeave == "true" || joinLeave == "1") out.joinLeave = true;
+  else if (!joinLeave.empty() && joinLeave != "false" && joinLeave != "0")
+    return PlainError{400, "join_leave must be true or false"};
 
   if (!since.empty()) {
     std::string why;
     out.since = parsePositionList(since, out.channels.size(), why);
     if (!out.since) return PlainError{400, "bad " + std::string(sinceName) + ": " + why};
   }
+  return std::nullopt;
+}
+
+std::optional<PlainError> readPlainChannelCall(const http::Request& req, core::Node& node, auth::Action action,
+                                               PlainChannelCall& out) {
+  std::vector<std::string> channels = req.queryParams("channel");
+  if (channels.empty() || channels[0].empty()) return PlainError{400, "missing channel parameter (?channel=NAME)"};
+  if (channels.size() > 1) return PlainError{400, "one channel per call"};
+  out.channel = std::move(channels[0]);
+  if (auto e = readPlainCaller(req, node, out.caller)) return e;
+  const auto& rules = node.rules();
+  if (auto e = rules.checkName(out.channel)) return plainChannelError(*e, action, out.channel);
+  std::string client = req.queryParam("client");
+  const bool subscribed = holdsPresence(node, out.channel, out.caller.user, client);
+  if (auto e = rules.check(action, out.channel, auth::Requester{out.caller.user, subscribed, false})) {
+    PlainError refusal = plainChannelError(*e, action, out.channel);
+    if (refusal.status == 403 && !client.empty() && !subscribed)
+      refusal.message += " (client " + quoted(client) + " is not a stream of this user in the channel's presence)";
+    return refusal;
+  }
+  if (subscribed) out.client = std::move(client);
   return std::nullopt;
 }
 

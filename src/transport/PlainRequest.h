@@ -1,7 +1,7 @@
 #pragma once
-// The common front of the plain endpoints (/sse, later /ws and /poll): which
-// channels, who asks (connection JWT or anonymous), may they subscribe, and
-// where to resume. Everything is checked before anything is registered, so a
+// The common front of the plain endpoints (/sse, /ws, /poll, and the calls
+// /publish, /presence, /history): which channels, who asks (connection JWT
+// or anonymous), may they do it, and where to resume. Everything is checked before anything is registered, so a
 // refused request costs nothing and is answered with a precise HTTP status and
 // a JSON body naming the problem.
 #include <cstdint>
@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "auth/ChannelRules.h"
 #include "core/Node.h"
 #include "http/Request.h"
 #include "protocol/Model.h"
@@ -31,10 +32,26 @@ struct PlainError {
   std::string message;
 };
 
+// Who asks: the claims of the connection token, or anonymous.
+struct PlainCaller {
+  std::string user;       // empty = anonymous
+  int64_t expiresAt = 0;  // connection token exp (unix s), 0 = never
+  std::string connInfo;   // the token's "info" claim, raw compact JSON or empty
+};
+
+// Reads the token (`Authorization: Bearer`, else `?token=`) and verifies it
+// as the client protocol's connect does. No token = anonymous, allowed only
+// with client.allow_anonymous. 401 when missing, invalid or expired.
+std::optional<PlainError> readPlainCaller(const http::Request& req, const core::Node& node, PlainCaller& out);
+
 struct PlainRequest {
   std::vector<std::string> channels;  // in request order
   std::string user;                   // empty = anonymous
   int64_t expiresAt = 0;              // connection token exp (unix s), 0 = never
+  std::string connInfo;               // the token's "info" claim (presence, join/leave)
+  // `?join_leave=true`: the client wants join/leave events where the
+  // namespace has join_leave (force_push_join_leave sends them anyway).
+  bool joinLeave = false;
   // Where to resume, one position per channel (request order); nullopt = live only.
   std::optional<std::vector<protocol::StreamPosition>> since;
 };
@@ -50,5 +67,26 @@ struct PlainRequest {
 std::optional<PlainError> readPlainRequest(const http::Request& req, const core::Node& node,
                                            const PlainOptions& opts, std::string_view since,
                                            std::string_view sinceName, PlainRequest& out);
+
+// A call on one channel (/publish, /presence, /history): `?channel=`, the
+// caller, and the permission for `action` decided by auth::ChannelRules
+// exactly as for a protocol client. A plain call has no connection, so it
+// counts as "subscribed" (the *_for_subscriber options) only when
+// `?client=` names a live /sse or /ws stream of the same user that holds
+// the channel's presence (the `client` of its subscribed message); `client`
+// is then that id, else empty. 400 missing or bad channel, unknown
+// namespace; 401 as readPlainCaller; 403 not allowed; 404 the namespace
+// does not offer `action` (presence or history off).
+struct PlainChannelCall {
+  std::string channel;
+  PlainCaller caller;
+  std::string client;  // the caller's verified stream id, or empty
+};
+std::optional<PlainError> readPlainChannelCall(const http::Request& req, core::Node& node, auth::Action action,
+                                               PlainChannelCall& out);
+
+// A refusal by auth::ChannelRules (checkName or check) on `channel` for
+// `action`, as the HTTP status and message of a plain endpoint.
+PlainError plainChannelError(const protocol::ErrorCode& e, auth::Action action, std::string_view channel);
 
 }  // namespace sb::transport

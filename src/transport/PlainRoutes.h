@@ -7,7 +7,7 @@
 
 namespace sb::transport {
 
-// Adds GET /sse, /ws and /poll to `router`. `node` and `wsOptions` must
+// Adds GET /sse, /ws, /poll, /presence, /history and POST /publish to `router`. `node` and `wsOptions` must
 // outlive the router and every connection.
 void registerPlainRoutes(http::Router& router, core::Node& node, const PlainOptions& opts,
                          const ws::WebSocketOptions& wsOptions);

@@ -7,6 +7,7 @@
 
 #include "http/HttpSession.h"
 #include "net/Worker.h"
+#include "protocol/Codec.h"
 #include "transport/PlainEvent.h"
 
 namespace sb::transport {
@@ -42,6 +43,7 @@ void PlainSseStream::onStreamOpen(StreamSink& sink) {
   appendIdLine(burst_);
   burst_ += "data: {\"channels\":";
   writeChannelPositions(burst_);
+  writeClientMember(burst_);
   burst_ += "}\n\n";
   inBurst_ = true;
   bool ok = catchUp();
@@ -66,6 +68,7 @@ void PlainSseStream::onHeartbeat(StreamSink& sink) {
   }
   static const net::SharedBuffer::Ref kPing = net::SharedBuffer::copyOf(": ping\n\n");
   sink.write(kPing);
+  refreshPresence();
 }
 
 void PlainSseStream::onStreamClosed() {
@@ -89,6 +92,22 @@ void PlainSseStream::emitLive(size_t, const core::ChannelEvent& ev) {
   size_t offset = arena.commit(n);
   sink_->write(arena.block(), offset, n);
   if (sink_) sink_->write(node_.hub().encoded(worker_, ev, &encodeSseData));
+}
+
+void PlainSseStream::disconnectStream(uint16_t code, std::string_view reason) {
+  leave();
+  if (!sink_) return;
+  StreamSink& sink = *sink_;
+  sink_ = nullptr;
+  std::string event = "event: disconnect\ndata: {\"code\":" + std::to_string(code) + ",\"reason\":";
+  protocol::writeString(event, reason);
+  event += "}\n\n";
+  sink.writeCopy(event);
+  sink.end();
+}
+
+void PlainSseStream::emitJoinLeave(size_t, const core::ChannelEvent& ev) {
+  if (sink_) sink_->write(node_.hub().encoded(worker_, ev, &encodeSseJoinLeave));
 }
 
 void PlainSseStream::emitMissed(size_t channel, const protocol::Publication& pub) {

@@ -7,7 +7,8 @@
 //   retry: <ms>                       once, the reconnect delay
 //   event: subscribed                 once, before anything else
 //   id: <positions>
-//   data: {"channels":[{"channel":"a","epoch":"..","offset":3},{"channel":"b","offset":0}]}
+//   data: {"channels":[{"channel":"a","epoch":"..","offset":3},{"channel":"b","offset":0}],"client":".."}
+//                                     ("client" for a stream with a user token)
 //
 //   id: <positions>                   one per publication (unnamed: onmessage)
 //   data: {"channel":"a","offset":4,"data":{...}}
@@ -16,7 +17,14 @@
 //   id: <positions>
 //   data: {"channel":"a","recovered":false,"epoch":"..","offset":12,"reason":"..."}
 //
-//   : ping                            every heartbeat interval
+//   event: join / event: leave        with ?join_leave=true (or the
+//   data: {"channel":"a","info":{..}}  namespace's force_push_join_leave)
+//
+//   event: disconnect                 the server API disconnected the user;
+//   data: {"code":3011,"reason":".."}  the stream ends after it
+//
+//   : ping                            every heartbeat interval (also
+//                                     refreshes the stream's presence)
 //
 // `id:` is the client's position in every channel (PlainEvent.h), so the
 // browser's automatic reconnect (Last-Event-ID, or ?last_event_id=) resumes
@@ -43,11 +51,14 @@ class PlainSseStream final : public PlainSubscription, public StreamSource {
   void onStreamOpen(StreamSink& sink) override;
   void onHeartbeat(StreamSink& sink) override;
   void onStreamClosed() override;
+  // The server API's disconnect: `event: disconnect` with the code, then the end.
+  void disconnectStream(uint16_t code, std::string_view reason) override;
 
  protected:
   void emitLive(size_t channel, const core::ChannelEvent& ev) override;
   void emitMissed(size_t channel, const protocol::Publication& pub) override;
   void emitReset(size_t channel, std::string_view reason) override;
+  void emitJoinLeave(size_t channel, const core::ChannelEvent& ev) override;
 
  private:
   // Appends "id: <positions>\n" to `out`.

@@ -9,7 +9,8 @@
 
 namespace sb::transport {
 
-PlainSubscription::PlainSubscription(core::Node& node, size_t worker) : node_(node), worker_(worker) {}
+PlainSubscription::PlainSubscription(core::Node& node, size_t worker, bool announces)
+    : node_(node), worker_(worker), announces_(announces) {}
 
 PlainSubscription::~PlainSubscription() { leave(); }
 
@@ -19,15 +20,29 @@ std::optional<PlainError> PlainSubscription::prepare(const PlainRequest& req) {
   positions_.resize(req.channels.size());
   reads_.resize(req.channels.size());
   if (req.since) since_ = *req.since;
+  if (announces_ && !req.user.empty()) {
+    identity_ = std::make_unique<Identity>();
+    char id[36];
+    core::Node::newClientId(id);
+    identity_->client.assign(id, sizeof id);
+    identity_->user = req.user;
+    identity_->connInfo = req.connInfo;
+  }
   for (size_t i = 0; i < req.channels.size(); ++i) {
     Channel& c = channels_[i];
     c.name = req.channels[i];
     const config::ChannelOptions* opts = node_.rules().options(c.name);
     c.history = opts && opts->historyEnabled();
     c.resume = c.history && req.since.has_value();
+    c.presence = identity_ && opts && opts->presence;
+    c.joinLeave = identity_ && opts && opts->join_leave;
+    // As for a protocol client: force_push_join_leave, or join_leave when asked.
+    const bool pushJoinLeave = announces_ && opts && (opts->force_push_join_leave || (opts->join_leave && req.joinLeave));
+    uint8_t flags = uint8_t((c.history ? core::SubscriberEntry::kPending : 0) |
+                            (pushJoinLeave ? core::SubscriberEntry::kJoinLeave : 0));
     // Registered before the position is read: every publication after the
     // read reaches the entry (buffered while pending), none falls between.
-    c.entries = node_.hub().add(worker_, c.name, this, c.history ? core::SubscriberEntry::kPending : 0, 0, c.slot);
+    c.entries = node_.hub().add(worker_, c.name, this, flags, 0, c.slot);
   }
   for (size_t i = 0; i < channels_.size(); ++i) {
     Channel& c = channels_[i];
@@ -66,6 +81,19 @@ bool PlainSubscription::catchUp() {
     if (overflowed_) break;
     catchUpChannel(i, i < since_.size() ? since_[i] : protocol::StreamPosition{});
   }
+  // Presence and join once the stream is open (a refused handshake never
+  // announces anything).
+  const auto& ccfg = node_.config().client;
+  if (identity_ && !overflowed_ && !attached_) {
+    node_.attachStream(worker_, this);
+    attached_ = true;
+  }
+  for (Channel& c : channels_) {
+    if (!c.entries || overflowed_ || (!c.presence && !c.joinLeave)) continue;
+    c.announced = true;
+    if (c.presence) node_.broker().addPresence(c.name, clientInfo(), ccfg.presence_ttl, [](bool, const broker::BrokerError*) {});
+    if (c.joinLeave) node_.broker().publishJoin(c.name, clientInfo());
+  }
   std::vector<protocol::StreamPosition>().swap(since_);
   std::vector<broker::HistoryResult>().swap(reads_);
   return !overflowed_;
@@ -80,11 +108,7 @@ void PlainSubscription::catchUpChannel(size_t i, const protocol::StreamPosition&
   if (c.pending) buffered.swap(*c.pending);
   c.pending.reset();
   if (c.resume) {
-    const size_t max = size_t(node_.config().client.recovery_max_publications);
-    std::string_view reason;
-    if (since.epoch != read.position.epoch) reason = "epoch changed: the channel's stream was reset";
-    else if (!read.sinceRetained) reason = "publications after this position are no longer in history";
-    else if (read.publications.size() > max) reason = "more missed publications than client.recovery_max_publications";
+    std::string_view reason = unrecoverableReason(i);
     if (reason.empty()) {
       uint64_t last = since.offset;
       std::vector<protocol::PublicationPtr> missed = core::mergeRecovery(read.publications, buffered, last);
@@ -116,13 +140,52 @@ void PlainSubscription::catchUpChannel(size_t i, const protocol::StreamPosition&
   }
 }
 
+std::string_view PlainSubscription::unrecoverableReason(size_t i) const {
+  const broker::HistoryResult& read = reads_[i];
+  if (since_[i].epoch != read.position.epoch) return "epoch changed: the channel's stream was reset";
+  if (!read.sinceRetained) return "publications after this position are no longer in history";
+  if (read.publications.size() > size_t(node_.config().client.recovery_max_publications))
+    return "more missed publications than client.recovery_max_publications";
+  return {};
+}
+
 void PlainSubscription::leave() {
-  for (Channel& c : channels_) {
-    if (!c.entries) continue;
-    core::ChannelSubscribers* entries = c.entries;
-    c.entries = nullptr;
-    node_.hub().remove(worker_, entries, c.slot);  // may destroy *entries
+  if (attached_) {
+    node_.detachStream(worker_, this);
+    attached_ = false;
   }
+  for (Channel& c : channels_) {
+    if (c.entries) {
+      core::ChannelSubscribers* entries = c.entries;
+      c.entries = nullptr;
+      node_.hub().remove(worker_, entries, c.slot);  // may destroy *entries
+    }
+    if (!c.announced) continue;
+    c.announced = false;
+    if (c.presence) {
+      node_.broker().removePresence(c.name, identity_->client, identity_->user, [](bool, const broker::BrokerError*) {});
+    }
+    if (c.joinLeave) node_.broker().publishLeave(c.name, clientInfo());
+  }
+}
+
+void PlainSubscription::refreshPresence() {
+  const auto ttl = node_.config().client.presence_ttl;
+  for (const Channel& c : channels_) {
+    if (c.announced && c.presence)
+      node_.broker().addPresence(c.name, clientInfo(), ttl, [](bool, const broker::BrokerError*) {});
+  }
+}
+
+bool PlainSubscription::holdsPresence() const {
+  for (const Channel& c : channels_) {
+    if (c.announced && c.presence) return true;
+  }
+  return false;
+}
+
+protocol::ClientInfo PlainSubscription::clientInfo() const {
+  return protocol::ClientInfo{identity_->user, identity_->client, identity_->connInfo, {}};
 }
 
 size_t PlainSubscription::indexOf(const core::ChannelSubscribers& ch) const {
@@ -138,7 +201,8 @@ size_t PlainSubscription::indexOf(const core::ChannelSubscribers& ch) const {
 void PlainSubscription::deliver(core::ChannelSubscribers& ch, const core::ChannelEvent& ev,
                                 const net::SharedBuffer::Ref&) {
   size_t i = indexOf(ch);
-  if (i == channels_.size() || ev.kind != core::ChannelEvent::Kind::Publication) return;
+  if (i == channels_.size()) return;
+  if (ev.kind != core::ChannelEvent::Kind::Publication) return emitJoinLeave(i, ev);
   protocol::StreamPosition& pos = positions_[i];
   if (ev.offset != 0) {
     pos.offset = ev.offset;
@@ -179,9 +243,23 @@ void PlainSubscription::writeChannelPositions(std::string& out) const {
     }
     out += ",\"offset\":";
     out += std::to_string(positions_[i].offset);
+    if (channels_[i].resume && i < reads_.size()) {
+      if (unrecoverableReason(i).empty()) {
+        out += ",\"recovered\":true,\"missed\":";
+        out += std::to_string(reads_[i].publications.size());
+      } else {
+        out += ",\"recovered\":false";
+      }
+    }
     out += '}';
   }
   out += ']';
+}
+
+void PlainSubscription::writeClientMember(std::string& out) const {
+  if (!identity_) return;
+  out += ",\"client\":";
+  protocol::writeString(out, identity_->client);
 }
 
 void PlainSubscription::writeResetObject(std::string& out, size_t channel, std::string_view reason,

@@ -12,6 +12,14 @@
 // history gone, more than client.recovery_max_publications missed) is
 // reported as a reset with the channel's current position, then the channel
 // continues live. Channels without history are live only.
+//
+// A stream opened with a user's connection token is a client like a
+// protocol connection: it gets a client id (sent in its subscribed message),
+// holds presence in the channels whose namespace keeps it (refreshed by the
+// subclass through refreshPresence, removed when the stream ends) and
+// publishes join/leave where the namespace has join_leave; the server API's
+// disconnect finds it (core::UserStream). Anonymous streams and long polls
+// (a poll is not a lasting connection) do none of this.
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -26,9 +34,11 @@
 
 namespace sb::transport {
 
-class PlainSubscription : public core::Subscriber {
+class PlainSubscription : public core::Subscriber, public core::UserStream {
  public:
-  PlainSubscription(core::Node& node, size_t worker);
+  // `announces`: a lasting stream that may hold presence and publish
+  // join/leave (false for a long poll).
+  PlainSubscription(core::Node& node, size_t worker, bool announces = true);
   ~PlainSubscription() override;
   PlainSubscription(const PlainSubscription&) = delete;
   PlainSubscription& operator=(const PlainSubscription&) = delete;
@@ -43,8 +53,14 @@ class PlainSubscription : public core::Subscriber {
   // subscription overflowed while pending: the caller ends the stream (the
   // client resumes from what it got).
   bool catchUp();
-  // Leaves every channel (idempotent).
+  // Leaves every channel (idempotent): drops its presence and publishes its
+  // leave where it had joined.
   void leave();
+  // Re-adds presence (it expires after client.presence_ttl unless refreshed);
+  // call more often than that while the stream is open.
+  void refreshPresence();
+  // Whether any channel holds presence for this stream (it needs refreshing).
+  bool holdsPresence() const;
 
   size_t channelCount() const { return channels_.size(); }
   const std::string& channelName(size_t i) const { return channels_[i].name; }
@@ -52,6 +68,11 @@ class PlainSubscription : public core::Subscriber {
   // The client's position in each channel (request order): what it has
   // received so far, what it would resume from.
   const std::vector<protocol::StreamPosition>& positions() const { return positions_; }
+
+  // core::UserStream (only streams with a client id are attached).
+  std::string_view streamUser() const override { return identity_ ? std::string_view(identity_->user) : ""; }
+  std::string_view streamClient() const override { return identity_ ? std::string_view(identity_->client) : ""; }
+  void disconnectStream(uint16_t, std::string_view) override { leave(); }
 
   // core::Subscriber
   void deliver(core::ChannelSubscribers& ch, const core::ChannelEvent& ev, const net::SharedBuffer::Ref& wsFrame) final;
@@ -66,13 +87,19 @@ class PlainSubscription : public core::Subscriber {
   virtual void emitMissed(size_t channel, const protocol::Publication& pub) = 0;
   // The position could not be recovered; positions()[channel] is the new one.
   virtual void emitReset(size_t channel, std::string_view reason) = 0;
+  // A join or leave event (only on entries that asked for them).
+  virtual void emitJoinLeave(size_t channel, const core::ChannelEvent& ev) {}
 
   // JSON shared by the formats: the channels with their positions,
   // [{"channel":"a","epoch":"..","offset":3},{"channel":"b","offset":0}]
-  // ("epoch" only with history), and a reset,
+  // ("epoch" only with history; on a resume, written before catchUp, also
+  // "recovered":true,"missed":<publications the catch-up sends> or
+  // "recovered":false when a reset follows); the member ,"client":"<id>"
+  // for a stream with a client id (nothing otherwise); and a reset,
   // {<lead>"channel":"a","recovered":false,"epoch":"..","offset":12,"reason":".."}
   // where `lead` is members to put first (e.g. "\"type\":\"reset\",").
   void writeChannelPositions(std::string& out) const;
+  void writeClientMember(std::string& out) const;
   void writeResetObject(std::string& out, size_t channel, std::string_view reason,
                         std::string_view lead = {}) const;
 
@@ -86,10 +113,28 @@ class PlainSubscription : public core::Subscriber {
     uint32_t slot = 0;
     bool history = false;
     bool resume = false;                  // the client asked to resume here
+    bool presence = false;                // holds presence (announced streams with a user)
+    bool joinLeave = false;               // publishes join/leave
+    bool announced = false;               // presence added / join published
     std::unique_ptr<std::vector<core::ChannelEventPtr>> pending;  // delivered while pending
   };
   size_t indexOf(const core::ChannelSubscribers& ch) const;
   void catchUpChannel(size_t i, const protocol::StreamPosition& since);
+  // Why channel i's resume position cannot be recovered, empty when it can
+  // (between prepare and catchUp).
+  std::string_view unrecoverableReason(size_t i) const;
+  protocol::ClientInfo clientInfo() const;
+
+  // The client a stream with a user token is (nullptr for anonymous streams
+  // and polls, so those carry one pointer, not three strings).
+  struct Identity {
+    std::string client;  // UUID
+    std::string user;
+    std::string connInfo;
+  };
+  std::unique_ptr<Identity> identity_;
+  bool announces_;
+  bool attached_ = false;  // in the node's stream list
 
   std::vector<Channel> channels_;
   std::vector<protocol::StreamPosition> positions_;

@@ -8,9 +8,16 @@
 
 namespace sb::transport {
 
+namespace {
+int64_t unixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
 PlainWsSession::PlainWsSession(core::Node& node, size_t worker, int64_t expiresAt)
     : PlainSubscription(node, worker), expiresAt_(expiresAt) {
-  TimerNode::fire = &PlainWsSession::onExpired;
+  TimerNode::fire = &PlainWsSession::onTimer;
 }
 
 PlainWsSession::~PlainWsSession() {
@@ -21,6 +28,7 @@ void PlainWsSession::onOpen(ws::WebSocketConnection& ws) {
   ws_ = &ws;
   std::string hello = "{\"type\":\"subscribed\",\"channels\":";
   writeChannelPositions(hello);
+  writeClientMember(hello);
   hello += '}';
   ws.sendMessage(ws::Opcode::Text, hello);
   if (!catchUp()) {
@@ -29,19 +37,43 @@ void PlainWsSession::onOpen(ws::WebSocketConnection& ws) {
     if (ws_) ws_->close(1011, "too many publications while subscribing");
     return;
   }
-  if (expiresAt_ > 0 && ws_) {
-    int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                      std::chrono::system_clock::now().time_since_epoch()).count();
+  if (ws_) {
     loop_ = &ws.connection().loop();
-    loop_->timers().schedule(static_cast<TimerNode*>(this), uint64_t(std::max<int64_t>(expiresAt_ - now, 0)) * 1000);
+    scheduleTimer();
   }
 }
 
-void PlainWsSession::onExpired(net::TimerNode* node) {
+// One timer for both duties: the token's expiry and, for a stream in
+// presence, refreshing it at the protocol clients' ping cadence
+// (client.ping_interval < client.presence_ttl).
+void PlainWsSession::scheduleTimer() {
+  const bool refresh = holdsPresence();
+  if (expiresAt_ <= 0 && !refresh) return;
+  uint64_t delayMs = UINT64_MAX;
+  if (expiresAt_ > 0) delayMs = uint64_t(std::max<int64_t>(expiresAt_ - unixNow(), 0)) * 1000;
+  if (refresh) delayMs = std::min<uint64_t>(delayMs, uint64_t(node_.config().client.ping_interval.count()));
+  loop_->timers().schedule(static_cast<TimerNode*>(this), delayMs);
+}
+
+void PlainWsSession::onTimer(net::TimerNode* node) {
   auto* self = static_cast<PlainWsSession*>(node);
-  self->leave();
-  // No refresh on a plain endpoint: reconnect with a fresh token.
-  if (self->ws_) self->ws_->close(1008, "token expired");
+  if (self->expiresAt_ > 0 && unixNow() >= self->expiresAt_) {
+    self->leave();
+    // No refresh on a plain endpoint: reconnect with a fresh token.
+    if (self->ws_) self->ws_->close(1008, "token expired");
+    return;
+  }
+  self->refreshPresence();
+  self->scheduleTimer();
+}
+
+void PlainWsSession::disconnectStream(uint16_t code, std::string_view reason) {
+  leave();
+  if (ws_) ws_->close(code, reason);
+}
+
+void PlainWsSession::emitJoinLeave(size_t, const core::ChannelEvent& ev) {
+  if (ws_) ws_->sendFramed(node_.hub().encoded(worker_, ev, &encodePlainWsJoinLeaveFrame));
 }
 
 void PlainWsSession::onClose(ws::WebSocketConnection&, uint16_t) {

@@ -8,6 +8,9 @@
 // (Hub::encoded). Control messages carry a "type":
 //   {"type":"subscribed","channels":[{"channel":"a","epoch":"..","offset":3},...]}  first
 //   {"type":"reset","channel":"a","recovered":false,"epoch":"..","offset":12,"reason":".."}
+//   {"type":"join"|"leave","channel":"a","info":{..}}  with ?join_leave=true
+// ("client" in subscribed for a stream with a user token, which holds
+// presence in the namespaces that keep it).
 // A client resumes by passing its position list as `since` (PlainEvent.h),
 // built from the last offset it saw per channel and the epochs of the
 // subscribed/reset messages. Messages the client sends are ignored.
@@ -30,17 +33,21 @@ class PlainWsSession final : public PlainSubscription, public ws::WebSocketApp, 
   void onOpen(ws::WebSocketConnection& ws) override;
   void onMessage(ws::WebSocketConnection& ws, ws::Opcode op, std::string_view payload) override {}
   void onClose(ws::WebSocketConnection& ws, uint16_t code) override;
+  // The server API's disconnect: closes with its code and reason.
+  void disconnectStream(uint16_t code, std::string_view reason) override;
 
  protected:
   void emitLive(size_t channel, const core::ChannelEvent& ev) override;
   void emitMissed(size_t channel, const protocol::Publication& pub) override;
   void emitReset(size_t channel, std::string_view reason) override;
+  void emitJoinLeave(size_t channel, const core::ChannelEvent& ev) override;
 
  private:
-  static void onExpired(net::TimerNode* node);
+  void scheduleTimer();
+  static void onTimer(net::TimerNode* node);
 
   ws::WebSocketConnection* ws_ = nullptr;  // set by onOpen, cleared by onClose
-  net::EventLoop* loop_ = nullptr;         // where the expiry timer is armed
+  net::EventLoop* loop_ = nullptr;         // where the expiry/presence timer is armed
   int64_t expiresAt_;                      // connection token exp (unix s), 0 = never
 };
 

@@ -11,7 +11,9 @@
 // - the server is killed and started again on the same port (memory broker):
 //   both pages say plainly that history was lost and show what the new
 //   process has.
-// Screenshots go to tests/output/chat-*.png.
+// The scenario runs with the SDK over WebSocket (the default) and with
+// ?transport=plain (web/client/switchboard-plain.js on the plain endpoints).
+// Screenshots go to tests/output/chat-*.png and chat-plain-*.png.
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -151,14 +153,15 @@ async function waitPage(page, cond, label, timeout = 10000) {
   return waitFor(cond, { timeout, interval: 50, label: `${label} (${page.sbName})` });
 }
 
-// Opens the chat in a fresh browser context and joins `room` as `name`.
-// Resolves with the page and the user id the server gave it.
-async function joinChat(browser, srv, { name, room, viewport, pageErrors }) {
+// Opens the chat in a fresh browser context and joins `room` as `name`
+// (with `?transport=` when `transport` is set). Resolves with the page and
+// the user id the server gave it.
+async function joinChat(browser, srv, { name, room, viewport, pageErrors, transport }) {
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
   page.sbName = name;
   page.on('pageerror', (e) => pageErrors.push(`${name}: ${e}`));
-  await page.goto(`${srv.url}/?room=${room}`);
+  await page.goto(`${srv.url}/?room=${room}${transport ? `&transport=${transport}` : ''}`);
   await page.waitForFunction(() => window.sbChat !== undefined, null, { timeout: 5000 });
   assert.equal(await page.inputValue('#room'), room, 'the room comes from the URL');
   await page.fill('#nickname', name);
@@ -170,7 +173,9 @@ async function joinChat(browser, srv, { name, room, viewport, pageErrors }) {
   return { page, context, user: token.user };
 }
 
-test('demo chat in Chromium: two people, reconnects, a server restart', { skip, timeout: 120000 }, async (t) => {
+// The two-person scenario with `transport` (null = the page's default, the
+// SDK over WebSocket); screenshots are named `<shot>-<what>.png`.
+async function chatScenario(t, { transport, shot, connectedText }) {
   execFileSync(process.execPath, [path.join(ROOT, 'scripts/bundle-web')], { stdio: 'inherit' });
   fs.mkdirSync(OUT, { recursive: true });
   const defer = cleanupStack(t);
@@ -183,9 +188,10 @@ test('demo chat in Chromium: two people, reconnects, a server restart', { skip, 
   const channel = `chat:${room}`;
 
   // ---- two people join
-  const ann = await joinChat(browser, srv, { name: 'Ann', room, viewport: { width: 1100, height: 720 }, pageErrors });
-  const bob = await joinChat(browser, srv, { name: 'Bob <b>', room, viewport: { width: 400, height: 760 }, pageErrors });
+  const ann = await joinChat(browser, srv, { name: 'Ann', room, viewport: { width: 1100, height: 720 }, pageErrors, transport });
+  const bob = await joinChat(browser, srv, { name: 'Bob <b>', room, viewport: { width: 400, height: 760 }, pageErrors, transport });
   const pages = [ann.page, bob.page];
+  for (const page of pages) assert.match((await bannerOf(page)).text, connectedText);
   for (const page of pages) {
     await waitPage(page, async () => (await peopleOf(page)).join('|') === 'Ann|Bob <b>', 'both names in presence');
   }
@@ -227,8 +233,8 @@ test('demo chat in Chromium: two people, reconnects, a server restart', { skip, 
     assert.equal(await page.evaluate(() => window.pwned), undefined);
   }
   assert.equal(await ann.page.inputValue('#message'), '', 'the composer is cleared after sending');
-  await ann.page.screenshot({ path: path.join(OUT, 'chat-desktop.png') });
-  await bob.page.screenshot({ path: path.join(OUT, 'chat-mobile.png') });
+  await ann.page.screenshot({ path: path.join(OUT, `${shot}-desktop.png`) });
+  await bob.page.screenshot({ path: path.join(OUT, `${shot}-mobile.png`) });
 
   // ---- the server closes every connection (3011, reconnect) while a publisher sends numbered messages
   const total = 60;
@@ -262,7 +268,7 @@ test('demo chat in Chromium: two people, reconnects, a server restart', { skip, 
     await waitPage(page, async () => (await peopleOf(page)).join('|') === 'Ann|Bob <b>', 'presence after reconnect');
     assert.deepEqual((await messagesOf(page)).slice(0, 2).map((m) => m.text), expected.map((m) => m.text));
   }
-  await ann.page.screenshot({ path: path.join(OUT, 'chat-recovered.png') });
+  await ann.page.screenshot({ path: path.join(OUT, `${shot}-recovered.png`) });
 
   // ---- the server process dies and a new one starts on the same port: history is gone
   const port = srv.port;
@@ -272,7 +278,7 @@ test('demo chat in Chromium: two people, reconnects, a server restart', { skip, 
     await waitPage(page, async () => (await bannerOf(page)).state === 'reconnecting', 'reconnecting while the server is down');
     assert.match((await bannerOf(page)).text, /^Connection lost \(.+\): reconnecting( in \d+ s)?…$/);
   }
-  await ann.page.screenshot({ path: path.join(OUT, 'chat-reconnecting.png') });
+  await ann.page.screenshot({ path: path.join(OUT, `${shot}-reconnecting.png`) });
   srv = await startDemo({ port });
   for (const page of pages) {
     await waitPage(page, async () => (await bannerOf(page)).state === 'lost', 'the history-lost banner', 20000);
@@ -290,13 +296,19 @@ test('demo chat in Chromium: two people, reconnects, a server restart', { skip, 
   }
   const history = await api(srv, 'history', { channel, limit: -1 });
   assert.equal(history.publications.length, 2, 'the pages show exactly what the new process has');
-  await ann.page.screenshot({ path: path.join(OUT, 'chat-restarted.png') });
-  await bob.page.screenshot({ path: path.join(OUT, 'chat-restarted-mobile.png') });
+  await ann.page.screenshot({ path: path.join(OUT, `${shot}-restarted.png`) });
+  await bob.page.screenshot({ path: path.join(OUT, `${shot}-restarted-mobile.png`) });
 
   assert.deepEqual(pageErrors, []);
-});
+}
 
-test('demo chat transports: plain is not available yet, SSE connects or says why not', { skip, timeout: 60000 }, async (t) => {
+test('demo chat in Chromium: two people, reconnects, a server restart', { skip, timeout: 120000 },
+  (t) => chatScenario(t, { transport: null, shot: 'chat', connectedText: /^Connected over WebSocket$/ }));
+
+test('demo chat in Chromium over the plain endpoints (?transport=plain)', { skip, timeout: 120000 },
+  (t) => chatScenario(t, { transport: 'plain', shot: 'chat-plain', connectedText: /^Connected over plain WebSocket$/ }));
+
+test('demo chat transports: an unknown one is refused, SSE connects or says why not', { skip, timeout: 60000 }, async (t) => {
   execFileSync(process.execPath, [path.join(ROOT, 'scripts/bundle-web')], { stdio: 'inherit' });
   const defer = cleanupStack(t);
   const srv = await startDemo();
@@ -304,18 +316,16 @@ test('demo chat transports: plain is not available yet, SSE connects or says why
   const browser = await launch();
   defer(() => browser.close());
 
-  const plain = await browser.newPage();
-  await plain.goto(`${srv.url}/?transport=plain`);
-  await plain.waitForFunction(() => window.sbChat !== undefined);
-  assert.deepEqual(await bannerOf(plain), {
-    state: 'error', text: 'The plain transport (a small client without the SDK) is not available yet.',
-  });
-  assert.equal(await plain.getAttribute('#transports a[aria-current="true"]', 'href'), '?transport=plain');
-  await plain.fill('#nickname', 'Pat');
-  await plain.click('#join-button');
-  assert.equal(await plain.textContent('#join-error'), 'The plain transport (a small client without the SDK) is not available yet.');
-  assert.equal(await plain.isVisible('#chat-view'), false, 'no chat without a transport');
-  await plain.screenshot({ path: path.join(OUT, 'chat-join-plain.png') });
+  const unknown = await browser.newPage();
+  await unknown.goto(`${srv.url}/?transport=pigeon`);
+  await unknown.waitForFunction(() => window.sbChat !== undefined);
+  const refusal = 'Unknown transport "pigeon": use websocket, http_stream, sse or plain.';
+  assert.deepEqual(await bannerOf(unknown), { state: 'error', text: refusal });
+  assert.equal(await unknown.getAttribute('#transports a[href="?transport=plain"]', 'href'), '?transport=plain');
+  await unknown.fill('#nickname', 'Pat');
+  await unknown.click('#join-button');
+  assert.equal(await unknown.textContent('#join-error'), refusal);
+  assert.equal(await unknown.isVisible('#chat-view'), false, 'no chat without a transport');
 
   // SSE arrives on the server soon: until then the banner names the failing endpoint.
   const sse = await browser.newPage();

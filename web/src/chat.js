@@ -1,5 +1,6 @@
 // The demo chat served at / (web/index.html), bundled with the official
-// `centrifuge` SDK into web/dist/chat.js by scripts/bundle-web.
+// `centrifuge` SDK and our plain client (web/client/switchboard-plain.js,
+// used with ?transport=plain) into web/dist/chat.js by scripts/bundle-web.
 //
 // Rooms are channels "chat:<room>" (history, recovery, presence, join/leave);
 // typing notices go to "typing:<room>" (live only). Names come from the
@@ -7,6 +8,7 @@
 // which presence, join/leave and publications carry. User text is only ever
 // put into the page with textContent.
 import { Centrifuge } from 'centrifuge';
+import { PlainClient } from '../client/switchboard-plain.js';
 
 const ROOM_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
 // What the server refuses in a nickname (app/DemoTokens.cpp): C0, DEL, C1,
@@ -25,6 +27,8 @@ const TRANSPORTS = {
   sse: { label: 'SSE', path: '/connection/sse' },
   plain: { label: 'plain (no SDK)', path: null },
 };
+// The plain client's own transports (docs/client.md).
+const PLAIN_LABELS = { websocket: 'WebSocket', sse: 'SSE', poll: 'long-polling' };
 
 const $ = (id) => document.getElementById(id);
 
@@ -86,9 +90,6 @@ function transportChoice() {
   const asked = new URLSearchParams(location.search).get('transport') || 'websocket';
   if (!Object.prototype.hasOwnProperty.call(TRANSPORTS, asked)) {
     return { name: asked, error: `Unknown transport "${asked}": use websocket, http_stream, sse or plain.` };
-  }
-  if (asked === 'plain') {
-    return { name: asked, error: 'The plain transport (a small client without the SDK) is not available yet.' };
   }
   return { name: asked, ...TRANSPORTS[asked] };
 }
@@ -280,7 +281,7 @@ function userCount(s, user) {
 async function refreshPresence(s) {
   s.leftDuringPresence = new Set();
   try {
-    const result = await s.sub.presence();
+    const result = await s.backend.presence();
     if (session !== s) return;
     s.people.clear();
     for (const [client, info] of Object.entries(result.clients || {})) {
@@ -331,9 +332,9 @@ function onTypingPublication(s, ctx) {
 
 function sendTyping(s) {
   const now = Date.now();
-  if (now - s.typingSentAt < TYPING_SEND_EVERY_MS || s.client.state !== 'connected') return;
+  if (now - s.typingSentAt < TYPING_SEND_EVERY_MS || !s.backend.connected()) return;
   s.typingSentAt = now;
-  s.client.publish(s.typingChannel, { typing: true }).catch(() => { /* a lost notice is harmless */ });
+  s.backend.publishTyping({ typing: true }).catch(() => { /* a lost notice is harmless */ });
 }
 
 // ---------------------------------------------------------------- messages and history
@@ -353,11 +354,11 @@ async function reloadHistory(s) {
   s.loading = true;
   s.pending = [];
   try {
-    const result = await s.sub.history({ limit: HISTORY_LIMIT, reverse: true });
+    const result = await s.backend.history();
     if (session !== s) return;
     clearMessages();
     s.lastOffset = 0;
-    for (const pub of [...result.publications].reverse()) acceptPublication(s, pub);
+    for (const pub of result.publications) acceptPublication(s, pub);
     s.lastOffset = Math.max(s.lastOffset, result.offset || 0);
   } catch (e) {
     if (session === s) addNotice(`Could not load earlier messages: ${e.message || e}`, 'error');
@@ -372,7 +373,7 @@ async function reloadHistory(s) {
 async function sendMessage(s, text) {
   ui.sendError.textContent = '';
   try {
-    await s.sub.publish({ text, ts: Date.now() });
+    await s.backend.publish({ text, ts: Date.now() });
     return true;
   } catch (e) {
     ui.sendError.textContent = `Not sent: ${e.message || e}. Try again when connected.`;
@@ -387,7 +388,28 @@ function describeTransportFailure(s, ctx) {
   return `${s.transport.label} at ${s.transport.path} failed (${message}); this server may not offer it yet. Retrying…`;
 }
 
-// Connects and joins `room` as `me` ({name, user, token}).
+// Someone joined or left the room (join/leave events of either client).
+function onJoin(s, info) {
+  const before = userCount(s, info.user);
+  s.people.set(info.client, { user: info.user, name: personName(info) });
+  if (before === 0 && info.user !== s.user) addNotice(`${personName(info)} joined`, 'join');
+  renderPeople();
+}
+
+function onLeave(s, info) {
+  if (s.leftDuringPresence) s.leftDuringPresence.add(info.client);
+  const had = s.people.delete(info.client);
+  if (had && userCount(s, info.user) === 0 && info.user !== s.user) {
+    addNotice(`${personName(info)} left`, 'leave');
+    stopTyping(s, info.user);
+  }
+  renderPeople();
+}
+
+// Connects and joins `room` as `me` ({name, user, token}). `s.backend` is
+// what the rest of the page uses, whichever client is underneath:
+// history() -> {publications (oldest first), offset}, presence() ->
+// {clients}, publish(data), publishTyping(data), connected(), disconnect().
 function startSession(me, room, transport) {
   const s = {
     name: me.name, user: me.user, room, transport,
@@ -398,7 +420,14 @@ function startSession(me, room, transport) {
     everConnected: false, subscribedOnce: false,
   };
   session = s;
+  setBanner('connecting', `Connecting over ${transport.label}…`);
+  if (transport.name === 'plain') startPlainClient(s, me);
+  else startSdkClient(s, me, transport);
+  return s;
+}
 
+// The official SDK over the Centrifugo protocol.
+function startSdkClient(s, me, transport) {
   const options = {
     token: me.token,
     // A demo token lives 24 h; after that the SDK asks for a new one.
@@ -473,25 +502,8 @@ function startSession(me, room, transport) {
     if (s.loading) s.pending.push(ctx);
     else acceptPublication(s, ctx);
   });
-  sub.on('join', (ctx) => {
-    if (session !== s) return;
-    const info = ctx.info;
-    const before = userCount(s, info.user);
-    s.people.set(info.client, { user: info.user, name: personName(info) });
-    if (before === 0 && info.user !== s.user) addNotice(`${personName(info)} joined`, 'join');
-    renderPeople();
-  });
-  sub.on('leave', (ctx) => {
-    if (session !== s) return;
-    const info = ctx.info;
-    if (s.leftDuringPresence) s.leftDuringPresence.add(info.client);
-    const had = s.people.delete(info.client);
-    if (had && userCount(s, info.user) === 0 && info.user !== s.user) {
-      addNotice(`${personName(info)} left`, 'leave');
-      stopTyping(s, info.user);
-    }
-    renderPeople();
-  });
+  sub.on('join', (ctx) => { if (session === s) onJoin(s, ctx.info); });
+  sub.on('leave', (ctx) => { if (session === s) onLeave(s, ctx.info); });
   sub.on('unsubscribed', (ctx) => {
     if (session !== s || ctx.code === 0) return;
     addNotice(`Left the room: ${ctx.reason} (${ctx.code})`, 'error');
@@ -505,11 +517,116 @@ function startSession(me, room, transport) {
   s.typingSub = typingSub;
   typingSub.on('publication', (ctx) => { if (session === s) onTypingPublication(s, ctx); });
 
+  s.backend = {
+    history: async () => {
+      const result = await sub.history({ limit: HISTORY_LIMIT, reverse: true });
+      return { publications: [...result.publications].reverse(), offset: result.offset };
+    },
+    presence: () => sub.presence(),
+    publish: (data) => sub.publish(data),
+    publishTyping: (data) => client.publish(s.typingChannel, data),
+    connected: () => client.state === 'connected',
+    disconnect: () => client.disconnect(),
+  };
   sub.subscribe();
   typingSub.subscribe();
-  setBanner('connecting', `Connecting over ${transport.label}…`);
   client.connect();
-  return s;
+}
+
+// The plain endpoints through web/client/switchboard-plain.js: one client
+// for both channels, WebSocket first, then SSE, then long-polling.
+// Publications and client info come in the server's JSON ("conn_info");
+// the page's code takes the SDK's shape ("connInfo").
+function sdkInfo(info) {
+  if (!info) return undefined;
+  return { user: info.user, client: info.client, connInfo: info.conn_info, chanInfo: info.chan_info };
+}
+const sdkPublication = (p) => ({ data: p.data, info: sdkInfo(p.info), offset: p.offset, tags: p.tags });
+
+function startPlainClient(s, me) {
+  const client = new PlainClient({
+    channels: [s.channel, s.typingChannel],
+    token: me.token,
+    getToken: async () => (await fetchToken(s.name)).token,
+    joinLeave: true,
+    minReconnectDelay: 500,
+    maxReconnectDelay: 10000,
+  });
+  s.client = client;
+  const labelOf = (t) => `plain ${PLAIN_LABELS[t] || t}`;
+
+  client.on('state', (st) => {
+    if (session !== s) return;
+    if (st.state === 'connecting') {
+      if (!s.everConnected) {
+        if (ui.banner.dataset.state !== 'error') setBanner('connecting', `Connecting over ${labelOf(st.transport)}…`);
+        return;
+      }
+      s.lastDisconnectReason = st.reason;
+      if (ui.banner.dataset.state !== 'reconnecting') {
+        setBanner('reconnecting', `Connection lost (${st.reason || 'connection closed'}): reconnecting…`);
+      }
+    } else if (st.state === 'reconnecting') {
+      s.lastDisconnectReason = st.reason;
+      if (s.everConnected) showReconnecting(st.delay, st.reason);
+      else setBanner('error', `Could not connect over WebSocket, SSE or long-polling (${st.reason}). Retrying…`);
+    } else if (st.state === 'connected') {
+      s.everConnected = true;
+      setBanner('connected', `Connected over ${labelOf(st.transport)}`);
+    } else if (st.state === 'disconnected') {
+      setBanner('disconnected', `Disconnected: ${st.reason}. Reload the page to try again.`);
+    }
+  });
+  client.on('subscribed', (ctx) => {
+    if (session !== s) return;
+    const chat = ctx.channels.find((c) => c.channel === s.channel);
+    if (ctx.resumed && chat && chat.recovered) {
+      const missed = chat.missed || 0;
+      setBanner('recovered', `Reconnected: recovered ${missed} missed message${missed === 1 ? '' : 's'}`);
+    } else if (!ctx.resumed) {
+      if (chat && chat.epoch) s.epoch = chat.epoch;
+      reloadHistory(s);
+    }
+    // (resumed without recovery: the reset event that follows says why.)
+    s.subscribedOnce = true;
+    refreshPresence(s);
+  });
+  client.on('reset', (r) => {
+    if (session !== s || r.channel !== s.channel) return;
+    const restarted = s.epoch !== null && r.epoch !== s.epoch;
+    const text = restarted
+      ? 'History was lost: the server restarted. Showing what it has now.'
+      : 'Too many messages were missed to recover them. Showing the latest.';
+    s.epoch = r.epoch;
+    setBanner('lost', text);
+    addNotice(text, 'warning');
+    reloadHistory(s);
+  });
+  client.on('publication', (p) => {
+    if (session !== s) return;
+    const ctx = sdkPublication(p);
+    if (p.channel === s.typingChannel) onTypingPublication(s, ctx);
+    else if (s.loading) s.pending.push(ctx);
+    else acceptPublication(s, ctx);
+  });
+  client.on('join', (ev) => { if (session === s && ev.channel === s.channel) onJoin(s, sdkInfo(ev.info)); });
+  client.on('leave', (ev) => { if (session === s && ev.channel === s.channel) onLeave(s, sdkInfo(ev.info)); });
+
+  s.backend = {
+    history: () => client.history(s.channel, { limit: HISTORY_LIMIT }).then((r) => ({
+      publications: r.publications.map(sdkPublication), offset: r.offset,
+    })),
+    presence: async () => {
+      const clients = {};
+      for (const [id, info] of Object.entries(await client.presence(s.channel))) clients[id] = sdkInfo(info);
+      return { clients };
+    },
+    publish: (data) => client.publish(s.channel, data),
+    publishTyping: (data) => client.publish(s.typingChannel, data),
+    connected: () => client.state === 'connected',
+    disconnect: () => client.close(),
+  };
+  client.connect();
 }
 
 // The SDK computes each reconnect delay (backoff with jitter) internally and
@@ -531,7 +648,7 @@ function leaveRoom() {
   if (!s) return;
   session = null;
   for (const t of s.typers.values()) clearTimeout(t.timer);
-  s.client.disconnect();
+  s.backend.disconnect();
   ui.timeline.replaceChildren();
   ui.people.replaceChildren();
   ui.peopleCount.textContent = '0';
