@@ -277,21 +277,27 @@ function userCount(s, user) {
 }
 
 // Replaces the list with the server's presence (after every (re)subscribe:
-// join/leave events missed while disconnected are not replayed).
+// join/leave events missed while disconnected are not replayed). Join/leave
+// events that arrive while the request is out are replayed on top of its
+// answer, which may predate them.
 async function refreshPresence(s) {
-  s.leftDuringPresence = new Set();
+  const during = [];
+  s.presenceEvents = during;
   try {
     const result = await s.backend.presence();
     if (session !== s) return;
     s.people.clear();
     for (const [client, info] of Object.entries(result.clients || {})) {
-      if (s.leftDuringPresence.has(client)) continue;
       s.people.set(client, { user: info.user, name: personName(info) });
+    }
+    for (const ev of during) {
+      if (ev.join) s.people.set(ev.info.client, { user: ev.info.user, name: personName(ev.info) });
+      else s.people.delete(ev.info.client);
     }
   } catch (e) {
     if (session === s) addNotice(`Could not load who is here: ${e.message || e}`, 'error');
   } finally {
-    s.leftDuringPresence = null;
+    if (s.presenceEvents === during) s.presenceEvents = null;
     renderPeople();
   }
 }
@@ -390,6 +396,7 @@ function describeTransportFailure(s, ctx) {
 
 // Someone joined or left the room (join/leave events of either client).
 function onJoin(s, info) {
+  if (s.presenceEvents) s.presenceEvents.push({ join: true, info });
   const before = userCount(s, info.user);
   s.people.set(info.client, { user: info.user, name: personName(info) });
   if (before === 0 && info.user !== s.user) addNotice(`${personName(info)} joined`, 'join');
@@ -397,7 +404,7 @@ function onJoin(s, info) {
 }
 
 function onLeave(s, info) {
-  if (s.leftDuringPresence) s.leftDuringPresence.add(info.client);
+  if (s.presenceEvents) s.presenceEvents.push({ join: false, info });
   const had = s.people.delete(info.client);
   if (had && userCount(s, info.user) === 0 && info.user !== s.user) {
     addNotice(`${personName(info)} left`, 'leave');
@@ -415,7 +422,7 @@ function startSession(me, room, transport) {
     name: me.name, user: me.user, room, transport,
     channel: `chat:${room}`, typingChannel: `typing:${room}`,
     lastOffset: 0, epoch: null, loading: false, pending: [],
-    people: new Map(), leftDuringPresence: null,
+    people: new Map(), presenceEvents: null,
     typers: new Map(), typingSentAt: 0,
     everConnected: false, subscribedOnce: false,
   };
