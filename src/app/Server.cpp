@@ -9,6 +9,7 @@
 #include "app/EchoEndpoint.h"
 #include "broker/MemoryBroker.h"
 #include "transport/PlainRoutes.h"
+#include "transport/SessionRoutes.h"
 #include "transport/WebSocketTransport.h"
 #include "http/StaticFiles.h"
 #include "metrics/MetricsEndpoint.h"
@@ -62,6 +63,8 @@ void Server::buildRoutes() {
   http_.router.add("/connection/websocket", {"GET"}, [this](http::HttpContext& ctx) {
     transport::acceptClientWebSocket(ctx, wsOptions_, *node_);
   });
+  // SSE/HTTP-streaming emulation with /emulation, and the unidirectional transports.
+  transport::registerSessionRoutes(http_.router, *node_, wsOptions_);
   // The API on the main listener, or on its own one ([api] listen).
   api::registerRoutes(cfg_.api.listen.empty() ? http_.router : apiHttp_.router, *node_);
   metrics::registerMetricsRoute(http_.router, {stats_, *node_, static_cast<broker::MemoryBroker*>(memoryBroker_),

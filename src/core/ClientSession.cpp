@@ -106,6 +106,23 @@ void ClientSession::handleMessage(std::string_view text) {
   if (out.capacity() > 64 * 1024) std::string().swap(out);
 }
 
+void ClientSession::connectUnidirectional(protocol::ConnectRequest req) {
+  if (state_ != State::Connecting) return;
+  node_.stats().messagesIn.fetch_add(1, std::memory_order_relaxed);
+  node_.stats().commands.fetch_add(1, std::memory_order_relaxed);
+  Command cmd;
+  cmd.method = Method::Connect;
+  cmd.connect = std::move(req);
+  std::string& out = replyBuffer();
+  out.clear();
+  handleConnect(cmd, out);
+  if (!out.empty() && state_ != State::Closed) {
+    transport_.sendText(out);
+    node_.stats().messagesOut.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (out.capacity() > 64 * 1024) std::string().swap(out);
+}
+
 bool ClientSession::allowCommand() {
   const auto& cfg = node_.config().client;
   uint64_t now = net::monotonicMs();
@@ -189,6 +206,9 @@ void ClientSession::handleConnect(const Command& cmd, std::string& out) {
   if (!req.token.empty()) {
     auto v = node_.tokens().verifyConnect(req.token, now);
     if (v.status == auth::TokenStatus::Expired) {
+      // A unidirectional client cannot refresh: as Centrifugo, the error
+      // becomes a disconnect (3005), and the client reconnects with a new token.
+      if (transport_.unidirectional()) return disconnect(dis::kExpired);
       protocol::writeError(out, cmd.id, err::kTokenExpired);
       unusable_ = true;
       return;
@@ -221,8 +241,9 @@ void ClientSession::handleConnect(const Command& cmd, std::string& out) {
     r.ttl = uint32_t(std::max<int64_t>(expiresAt() - now, 0));
   }
   r.ping = uint32_t(cfg.ping_interval.count() / 1000);
-  r.pong = true;
+  r.pong = !transport_.unidirectional();
   r.node = node_.id();
+  r.session.assign(transport_.emulationSession());
 
   // Server-side subscriptions from the token's "channels" claim; the client
   // may ask to recover them through connect.subs.
@@ -243,7 +264,8 @@ void ClientSession::handleConnect(const Command& cmd, std::string& out) {
     }
     r.subs.emplace_back(ch, std::move(result));
   }
-  protocol::writeConnectReply(out, cmd.id, r);
+  if (transport_.unidirectional()) protocol::writeConnectPush(out, r);
+  else protocol::writeConnectReply(out, cmd.id, r);
 
   uint64_t nowMs = net::monotonicMs();
   uint64_t interval = uint64_t(cfg.ping_interval.count());
@@ -684,7 +706,7 @@ void ClientSession::serverRefresh(bool expired, int64_t expireAt, std::string_vi
 // ---- delivery ---------------------------------------------------------------
 
 void ClientSession::deliver(ChannelSubscribers&, const ChannelEvent& ev, const net::SharedBuffer::Ref& wsFrame) {
-  transport_.sendShared(wsFrame, ev.push);
+  transport_.sendShared(ev, wsFrame);
 }
 
 void ClientSession::deliverPending(ChannelSubscribers& ch, const ChannelEventPtr& ev) {
@@ -815,8 +837,11 @@ void ClientSession::sendPing() {
   std::string ping;
   protocol::writePing(ping);
   transport_.sendText(ping);
-  pingOutstanding_ = true;
-  deadline_ = now + uint64_t(cfg.pong_timeout.count());
+  // A unidirectional client has no way to answer.
+  if (!transport_.unidirectional()) {
+    pingOutstanding_ = true;
+    deadline_ = now + uint64_t(cfg.pong_timeout.count());
+  }
   nextPingAt_ = now + uint64_t(cfg.ping_interval.count());
   // Presence entries expire unless refreshed; the ping cadence keeps them.
   for (const Subscription& s : subs_) {

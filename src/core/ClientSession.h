@@ -35,10 +35,12 @@ class SessionTransport {
   virtual ~SessionTransport() = default;
   // One message of newline-separated JSON replies/pushes.
   virtual void sendText(std::string_view text) = 0;
-  // A fan-out push: `wsFrame` is `json` already framed as a WebSocket text
-  // message and shared by every receiver.
-  virtual void sendShared(const net::SharedBuffer::Ref& wsFrame, std::string_view json) = 0;
-  // Closes with a protocol disconnect code (WebSocket close code + reason).
+  // A fan-out push of `ev` (its JSON is ev.push): `wsFrame` is ev.push already
+  // framed as a WebSocket text message and shared by every receiver. Called
+  // inside Subscriber::deliver, so other encodings come from Hub::encoded.
+  virtual void sendShared(const ChannelEvent& ev, const net::SharedBuffer::Ref& wsFrame) = 0;
+  // Closes with a protocol disconnect code (WebSocket close code + reason;
+  // a disconnect push on the HTTP-streaming transports).
   virtual void close(uint16_t code, std::string_view reason) = 0;
   virtual net::EventLoop& loop() = 0;
   virtual size_t workerIndex() const = 0;
@@ -52,6 +54,14 @@ class SessionTransport {
   virtual void armTimer(uint64_t delayMs) = 0;
   virtual void cancelTimer() = 0;
   virtual const char* name() const = 0;
+  // The emulation transports (sse, http_stream): the secret id the client
+  // sends to /emulation with its later commands; it goes out in the connect
+  // reply's `session`. Empty for the others.
+  virtual std::string_view emulationSession() const { return {}; }
+  // The unidirectional transports (uni_*): the connect result goes out as a
+  // connect push, pings expect no pong, and connect errors are disconnects.
+  // The transport strips the {"push":...} envelope of what it sends.
+  virtual bool unidirectional() const { return false; }
 };
 
 // A subscription the server API makes on a client's behalf (`subscribe`).
@@ -74,6 +84,9 @@ class ClientSession final : public Subscriber, public SessionLink {
   void start();
   // One message from the client (one or more commands).
   void handleMessage(std::string_view text);
+  // Unidirectional transports: the connect request the client sent when it
+  // opened the connection (no command id; the answer is a connect push).
+  void connectUnidirectional(protocol::ConnectRequest req);
   // The transport is gone: leave every channel, drop presence.
   void transportClosed();
   // Server-initiated disconnect (API, shutdown, errors).

@@ -33,6 +33,7 @@ void HttpSession::process(net::Connection& c, std::string_view data) {
       c.armTimer(ctx_.requestTimeoutMs);
       return;
     }
+    responseHeaders_.clear();
     HttpContext hc{c, req, *this};
     ctx_.router.dispatch(hc);
     if (upgradeTo_) {
@@ -51,12 +52,14 @@ void HttpSession::onTimer(net::Connection& c) {
 void HttpSession::fail(net::Connection& c, int status, const std::string& message) {
   Request dummy;
   dummy.keep_alive = false;
+  responseHeaders_.clear();  // they belonged to an earlier request
   respond(c, dummy, Response::error(status, message));
 }
 
 void HttpSession::respond(net::Connection& c, const Request& req, Response&& res) {
   bool keepAlive = req.keep_alive && !closing_ && res.status < 500 && res.status != 400 && res.status != 408 &&
                    res.status != 413 && res.status != 431;
+  for (const auto& h : responseHeaders_) res.headers.push_back(h);
   c.sendCopy(res.serialize(keepAlive, req.method == "HEAD"));
   if (!keepAlive) {
     closing_ = true;

@@ -4,6 +4,8 @@
 // hands the connection over on a WebSocket upgrade.
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "http/HttpParser.h"
 #include "http/Response.h"
@@ -33,6 +35,11 @@ class HttpSession final : public net::ProtocolHandler {
   // Replaces this handler by `next` once the current request is handled; the
   // bytes after the request go to `next`. The caller has queued the 101.
   void upgrade(std::unique_ptr<net::ProtocolHandler> next) { upgradeTo_ = std::move(next); }
+  // Headers respond() adds to every response to the request being handled
+  // (CORS, http/Cors.h); forgotten when the next request starts.
+  void setResponseHeaders(std::vector<std::pair<std::string, std::string>> headers) {
+    responseHeaders_ = std::move(headers);
+  }
 
  private:
   void process(net::Connection& c, std::string_view data);
@@ -42,6 +49,7 @@ class HttpSession final : public net::ProtocolHandler {
   HttpParser parser_;
   std::string pending_;  // bytes of an incomplete header block
   std::unique_ptr<net::ProtocolHandler> upgradeTo_;
+  std::vector<std::pair<std::string, std::string>> responseHeaders_;
   bool closing_ = false;
 };
 

@@ -484,6 +484,23 @@ bool parseCommands(std::string_view frame, std::vector<Command>& out, std::strin
   return true;
 }
 
+bool parseConnectRequest(std::string_view text, ConnectRequest& out, std::string& error) {
+  out = ConnectRequest{};
+  std::string why;
+  if (!json::validate(text, &why)) {
+    error = "connect request: " + why;
+    return false;
+  }
+  size_t start = text.find_first_not_of(" \t\r\n");
+  if (text.compare(start, 4, "null") == 0) return true;  // as Go: null is an empty request
+  if (text[start] != '{') {
+    error = "connect request: expected a JSON object";
+    return false;
+  }
+  size_t end = text.find_last_not_of(" \t\r\n");
+  return parseConnect(text.substr(start, end - start + 1), out, error);
+}
+
 // --- Replies ---------------------------------------------------------------
 
 void writeError(std::string& out, uint32_t id, const ErrorCode& err) {

@@ -85,6 +85,11 @@ bool parseCommands(std::string_view frame, std::vector<Command>& out, std::strin
 // the commands before the bad one.
 inline constexpr size_t kMaxCommandsPerFrame = 1000;
 
+// Parses a bare ConnectRequest object ({"token":..,"subs":{..}}), as the
+// unidirectional transports receive it: the whole of `text` must be one JSON
+// object (or null, an empty request). False with a reason in `error`.
+bool parseConnectRequest(std::string_view text, ConnectRequest& out, std::string& error);
+
 // Results. Zero-valued fields are omitted on the wire.
 struct SubscribeResult {
   bool expires = false;

@@ -69,7 +69,10 @@ void HttpStream::onTimer(net::Connection& c) {
   c.armTimer(opts_.heartbeatMs);
 }
 
-void HttpStream::onShutdown(net::Connection&) { end(); }
+void HttpStream::onShutdown(net::Connection&) {
+  if (open()) source_->onServerShutdown(*this);
+  end();
+}
 
 void HttpStream::onDisconnect(net::Connection&) { notifyClosed(); }
 

@@ -54,6 +54,9 @@ class StreamSource {
   virtual void onHeartbeat(StreamSink& sink) = 0;
   // Called once when the stream ends; nothing may be written after it.
   virtual void onStreamClosed() = 0;
+  // The server is draining: say goodbye (e.g. a disconnect push) and end
+  // the stream. The default just ends it.
+  virtual void onServerShutdown(StreamSink& sink) { sink.end(); }
 };
 
 struct HttpStreamOptions {

@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "http/Cors.h"
 #include "http/HttpSession.h"
 #include "http/OriginPolicy.h"
 #include "http/Response.h"
@@ -53,6 +54,7 @@ void PlainPoll::answer() {
   body += "}\n";
   http::Response res = http::Response::json(200, std::move(body));
   res.header("Cache-Control", "no-cache");
+  for (auto& h : responseHeaders_) res.headers.push_back(std::move(h));
   leave();  // nothing more is taken in for this answer
   sink.writeCopy(res.serialize(false));
   sink.end();
@@ -79,6 +81,7 @@ void servePlainPoll(http::HttpContext& ctx, core::Node& node, const PlainOptions
     return;
   }
   auto poll = std::make_unique<PlainPoll>(node, size_t(ctx.conn.worker().index()), timeoutS > 0);
+  poll->setResponseHeaders(http::corsHeaders(ctx.req));
   if (auto e = poll->prepare(preq)) return refuse(e->status, e->message);
   HttpStreamOptions sopts;
   sopts.heartbeatMs = timeoutS * 1000;

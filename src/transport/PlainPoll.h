@@ -15,6 +15,8 @@
 // The request is held by an HttpStream (client-gone detection, shutdown);
 // its heartbeat is the poll timeout.
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/Node.h"
 #include "http/Router.h"
@@ -27,6 +29,10 @@ class PlainPoll final : public PlainSubscription, public StreamSource {
  public:
   // `wait`: false answers right after the catch-up even when it is empty.
   PlainPoll(core::Node& node, size_t worker, bool wait);
+  // Extra headers of the answer (CORS).
+  void setResponseHeaders(std::vector<std::pair<std::string, std::string>> headers) {
+    responseHeaders_ = std::move(headers);
+  }
 
   // StreamSource
   void onStreamOpen(StreamSink& sink) override;
@@ -46,6 +52,7 @@ class PlainPoll final : public PlainSubscription, public StreamSource {
   bool inCatchUp_ = false;
   std::string publications_;  // comma-separated event objects
   std::string resets_;        // comma-separated reset objects
+  std::vector<std::pair<std::string, std::string>> responseHeaders_;
 };
 
 void servePlainPoll(http::HttpContext& ctx, core::Node& node, const PlainOptions& opts);

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "http/Cors.h"
 #include "http/HttpSession.h"
 #include "net/Worker.h"
 #include "protocol/Codec.h"
@@ -145,7 +146,7 @@ void servePlainSse(http::HttpContext& ctx, core::Node& node, const PlainOptions&
   const size_t worker = size_t(ctx.conn.worker().index());
   auto source = std::make_unique<PlainSseStream>(node, worker, opts, preq.expiresAt);
   if (auto e = source->prepare(preq)) return refuse(*e);
-  ctx.conn.sendCopy(HttpStream::head(kContentType));
+  ctx.conn.sendCopy(HttpStream::head(kContentType, http::headerLines(http::corsHeaders(ctx.req))));
   HttpStreamOptions sopts;
   sopts.heartbeatMs = opts.heartbeatMs;
   auto stream = std::make_unique<HttpStream>(ctx.conn, std::move(source), sopts);

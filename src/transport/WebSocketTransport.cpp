@@ -44,7 +44,7 @@ void WebSocketTransport::cancelTimer() {
 
 void WebSocketTransport::sendText(std::string_view text) { ws_->sendMessage(ws::Opcode::Text, text); }
 
-void WebSocketTransport::sendShared(const net::SharedBuffer::Ref& wsFrame, std::string_view) {
+void WebSocketTransport::sendShared(const core::ChannelEvent&, const net::SharedBuffer::Ref& wsFrame) {
   ws_->sendFramed(wsFrame);
 }
 

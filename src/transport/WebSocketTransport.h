@@ -23,7 +23,7 @@ class WebSocketTransport final : public ws::WebSocketApp, public core::SessionTr
 
   // core::SessionTransport
   void sendText(std::string_view text) override;
-  void sendShared(const net::SharedBuffer::Ref& wsFrame, std::string_view json) override;
+  void sendShared(const core::ChannelEvent& ev, const net::SharedBuffer::Ref& wsFrame) override;
   void close(uint16_t code, std::string_view reason) override;
   net::EventLoop& loop() override;
   size_t workerIndex() const override;
