@@ -4,8 +4,8 @@
 // with POST /emulation carrying the client's later commands. Connect,
 // subscribe, publish, presence, history, pings answered through /emulation,
 // recovery after a server disconnect, the fallback from a refused WebSocket to
-// http_stream, /emulation's errors, CORS on every browser endpoint, and the
-// per-transport connection metric.
+// http_stream, /emulation's errors, CORS on every browser endpoint, the
+// per-transport connection metric, and the SDK in Chromium on another origin.
 //
 // Expected behaviour is Centrifugo's (centrifugal/centrifuge: emulation.go,
 // handler_http_stream.go, handler_sse.go) and centrifuge-js's transports.
@@ -18,6 +18,7 @@ const {
   connectionToken, startCentrifugo, api, apiDisconnect, newClient, connectClient,
 } = require('./lib/centrifuge');
 const { request } = require('./lib/server');
+const { bundlePage, servePage, launch, skip: browserSkip } = require('./lib/sdk-page');
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ALLOWED = 'https://app.example.com';
@@ -306,4 +307,44 @@ test('CORS: preflights, allowed origins echoed, others refused with 403', async 
   r = await request(`${srv.url}/poll?channel=pub:x&timeout=0`);
   assert.equal(r.status, 200);
   assert.equal(r.headers['access-control-allow-origin'], undefined, 'no CORS headers without an Origin');
+});
+
+// A real browser on another origin: Chromium sends the preflights and checks
+// the CORS headers of the stream, of /emulation and of their errors.
+test('centrifuge SDK in Chromium from another origin over http_stream and sse', { skip: browserSkip }, async (t) => {
+  const defer = cleanupStack(t);
+  const pageServer = await servePage(await bundlePage());
+  defer(() => new Promise((resolve) => { pageServer.closeAllConnections(); pageServer.close(resolve); }));
+  const pageOrigin = `http://127.0.0.1:${pageServer.address().port}`;
+  const srv = await startCentrifugo({ namespaces: NAMESPACES, env: { SWITCHBOARD_CLIENT_ALLOWED_ORIGINS: pageOrigin } });
+  defer(() => srv.stop());
+  const browser = await launch();
+  defer(() => browser.close());
+
+  for (const transport of ['http_stream', 'sse']) {
+    const page = await browser.newPage();
+    const pageErrors = [];
+    page.on('pageerror', (e) => pageErrors.push(String(e)));
+    await page.goto(`${pageOrigin}/`);
+    await page.waitForFunction(() => window.sbCentrifuge !== undefined, null, { timeout: 5000 });
+    const endpoints = [{ transport, endpoint: `${srv.url}${PATHS[transport]}` }];
+    const connected = await page.evaluate(([e, tk, opts]) => window.sbCentrifuge.connect(e, tk, opts),
+      [endpoints, connectionToken(`page-${transport}`), { emulationEndpoint: `${srv.url}/emulation` }]);
+    assert.equal(connected.transport, transport);
+    const channel = `chat:browser-${transport}`;
+    // subscribe, presence and publish are commands sent through /emulation.
+    await page.evaluate(([ch]) => window.sbCentrifuge.subscribe(ch), [channel]);
+    const presence = await page.evaluate(([ch]) => window.sbCentrifuge.presence(ch), [channel]);
+    assert.deepEqual(Object.keys(presence.clients), [connected.client]);
+    await page.evaluate(([ch]) => window.sbCentrifuge.publish(ch, { from: 'page' }), [channel]);
+    await api(srv, 'publish', { channel, data: { from: 'api' } });
+    await waitFor(async () => (await page.evaluate(([ch]) => window.sbCentrifuge.events(ch, 'publication'), [channel]))
+      .length === 2, { label: `both publications in the page over ${transport}` });
+    const pubs = await page.evaluate(([ch]) => window.sbCentrifuge.events(ch, 'publication'), [channel]);
+    assert.deepEqual(pubs.map((p) => p.data.from), ['page', 'api']);
+    assert.deepEqual(await page.evaluate(() => window.sbCentrifuge.events('client', 'error')), []);
+    assert.deepEqual(pageErrors, []);
+    await page.evaluate(() => window.sbCentrifuge.disconnect());
+    await page.close();
+  }
 });

@@ -39,9 +39,12 @@ window.sbCentrifuge = {
   log,
   nativeWebSocket: typeof WebSocket === 'function',
 
-  // Connects with `token`; resolves with the 'connected' context.
-  async connect(endpoint, token) {
-    client = new Centrifuge(endpoint, { token, minReconnectDelay: 50, maxReconnectDelay: 300, timeout: 5000 });
+  // Connects with `token` (`endpoint` may be a list of transports, with
+  // `options` such as emulationEndpoint); resolves with the 'connected' context.
+  async connect(endpoint, token, options = {}) {
+    client = new Centrifuge(endpoint, {
+      token, minReconnectDelay: 50, maxReconnectDelay: 300, timeout: 5000, ...options,
+    });
     record('client', client, ['connecting', 'connected', 'disconnected', 'error']);
     const connected = nextEvent(client, 'connected', 5000);
     client.connect();
