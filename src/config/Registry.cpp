@@ -313,7 +313,8 @@ const KeyDef kKeys[] = {
         "characters, and [\"*\"] allows every page (unsafe: any site could connect with its\n"
         "visitors' cookies). Empty = only pages served from this server's own host:port.\n"
         "Clients that are not browsers send no Origin and are never refused. A refused page\n"
-        "gets 403 naming its origin.")
+        "gets 403 naming its origin. The HTTP transports (SSE, HTTP streaming, /emulation,\n"
+        "/sse, /poll) answer an allowed page's CORS requests (docs/transports.md).")
         .validate(checkOrigins),
 
     // [channel]: max_name_length; the options are lifted from kChannelOptionKeys in allKeys().
