@@ -34,7 +34,7 @@ struct Hub::Worker {
   std::unordered_map<std::string, uint64_t, Hash, std::equal_to<>> counts;  // guarded by countsMu
   // Hub::encoded's cache: encodings of `encodedEvent`, the event being
   // delivered (held so its address cannot be reused by another event).
-  static constexpr size_t kCachedEncodings = 8;  // plain (3), emulation, uni stream, uni WebSocket
+  static constexpr size_t kCachedEncodings = 8;  // plain (5), emulation, uni stream, uni WebSocket
   ChannelEventPtr encodedEvent;
   std::array<std::pair<EventEncoder, net::SharedBuffer::Ref>, kCachedEncodings> encodings{};
   net::SharedBuffer::Ref uncached;  // Hub::encoded's answer outside a delivery

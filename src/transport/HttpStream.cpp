@@ -24,14 +24,13 @@ std::string HttpStream::head(std::string_view contentType, std::string_view extr
 
 void HttpStream::start() {
   if (!open()) return;
-  source_->onStreamOpen(*this);
-  // Ended already (e.g. a long-poll answered at once): the connection's
-  // linger timer bounds the close and must stay.
-  if (!open()) return;
   // The HTTP session may have armed its request timer; the heartbeat (or
-  // nothing) replaces it.
+  // nothing) replaces it. Before the source opens: it may arm the timer
+  // itself, or end at once (e.g. a long-poll answered at once), and then the
+  // connection's linger timer bounds the close.
   if (opts_.heartbeatMs > 0) conn_.armTimer(opts_.heartbeatMs);
   else conn_.cancelTimer();
+  source_->onStreamOpen(*this);
 }
 
 void HttpStream::end() {
@@ -66,7 +65,15 @@ void HttpStream::onTimer(net::Connection& c) {
   if (!open()) return;
   // A quiet stream gives its write queue's spare array back.
   c.trimWriteQueue();
-  c.armTimer(opts_.heartbeatMs);
+  if (opts_.heartbeatMs > 0) c.armTimer(opts_.heartbeatMs);
+}
+
+void HttpStream::armTimer(uint64_t delayMs) {
+  if (open()) conn_.armTimer(delayMs);
+}
+
+void HttpStream::cancelTimer() {
+  if (open()) conn_.cancelTimer();
 }
 
 void HttpStream::onShutdown(net::Connection&) {

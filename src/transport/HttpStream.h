@@ -41,6 +41,12 @@ class StreamSink {
   virtual bool open() const = 0;
   // Ends the stream from the server side once what is queued is sent.
   virtual void end() = 0;
+  // The connection's one timer, lent to a source with deadlines of its own
+  // (a protocol session) on a stream without heartbeat: when it fires, the
+  // source's onHeartbeat runs. A sink without a timer (a test capture)
+  // ignores it.
+  virtual void armTimer(uint64_t delayMs) {}
+  virtual void cancelTimer() {}
 };
 
 // What a stream carries: the owner of its content.
@@ -51,6 +57,7 @@ class StreamSource {
   virtual void onStreamOpen(StreamSink& sink) = 0;
   // Every heartbeat interval while the stream is open: write a keep-alive
   // (SSE comment, empty chunk, ...) or end the stream (expired credentials).
+  // Also when a timer the source armed (StreamSink::armTimer) fires.
   virtual void onHeartbeat(StreamSink& sink) = 0;
   // Called once when the stream ends; nothing may be written after it.
   virtual void onStreamClosed() = 0;
@@ -60,7 +67,7 @@ class StreamSource {
 };
 
 struct HttpStreamOptions {
-  uint64_t heartbeatMs = 15000;  // 0 = no heartbeat
+  uint64_t heartbeatMs = 15000;  // 0 = no heartbeat (the source may arm the timer itself)
   // Bytes a client may send after its request before it is dropped (the
   // stream reads nothing; this only bounds a misbehaving client's input).
   size_t maxIgnoredInput = 4096;
@@ -91,6 +98,8 @@ class HttpStream final : public net::ProtocolHandler, public StreamSink {
   using StreamSink::write;
   void writeCopy(std::string_view bytes) override;
   bool open() const override { return !ended_ && conn_.isOpen(); }
+  void armTimer(uint64_t delayMs) override;
+  void cancelTimer() override;
 
   // net::ProtocolHandler
   void onData(net::Connection& c, uint8_t* data, size_t len) override;

@@ -41,7 +41,7 @@ void openSessionStream(http::HttpContext& ctx, core::Node& node, const SessionSt
   SessionStream& stream = *source;
   ctx.conn.sendCopy(HttpStream::head(kind.contentType, http::headerLines(http::corsHeaders(ctx.req))));
   HttpStreamOptions opts;
-  opts.heartbeatMs = uint64_t(node.config().client.ping_interval.count());
+  opts.heartbeatMs = 0;  // the session arms the connection's timer (pings, deadlines)
   auto http = std::make_unique<HttpStream>(ctx.conn, std::move(source), opts);
   http->start();
   begin(stream);

@@ -60,9 +60,9 @@ class SessionStream final : public core::SessionTransport, public StreamSource {
 
   // StreamSource
   void onStreamOpen(StreamSink& sink) override;
-  // The session pings by itself; the stream's heartbeat only lets HttpStream
-  // trim a quiet connection's write queue.
-  void onHeartbeat(StreamSink&) override {}
+  // The session's timer (the connection's, lent through the sink: the
+  // stream has no heartbeat of its own, the session pings).
+  void onHeartbeat(StreamSink&) override { session_.timerFired(); }
   void onStreamClosed() override;
   void onServerShutdown(StreamSink& sink) override;
 
@@ -72,6 +72,13 @@ class SessionStream final : public core::SessionTransport, public StreamSource {
   void close(uint16_t code, std::string_view reason) override;
   net::EventLoop& loop() override { return loop_; }
   size_t workerIndex() const override { return worker_; }
+  void armTimer(uint64_t delayMs) override {
+    if (sink_) sink_->armTimer(delayMs);
+  }
+  // After the stream ended the timer is the connection's linger: not ours.
+  void cancelTimer() override {
+    if (sink_) sink_->cancelTimer();
+  }
   const char* name() const override { return kind_->name; }
   std::string_view emulationSession() const override { return emulationSession_; }
   bool unidirectional() const override { return kind_->unidirectional; }

@@ -65,6 +65,8 @@ void UniWebSocketTransport::close(uint16_t code, std::string_view reason) {
 
 net::EventLoop& UniWebSocketTransport::loop() { return ws_->connection().loop(); }
 
+void UniWebSocketTransport::armTimer(uint64_t delayMs) { timer_.arm(ws_->connection().loop(), delayMs); }
+
 size_t UniWebSocketTransport::workerIndex() const { return size_t(ws_->connection().worker().index()); }
 
 void acceptUniWebSocket(http::HttpContext& ctx, const ws::WebSocketOptions& opts, core::Node& node) {

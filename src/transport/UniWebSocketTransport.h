@@ -19,7 +19,7 @@ class UniWebSocketTransport final : public ws::WebSocketApp, public core::Sessio
   // `connectRequest`: from the URL (cf_connect), or null to wait for the
   // first message.
   UniWebSocketTransport(core::Node& node, std::unique_ptr<protocol::ConnectRequest> connectRequest)
-      : node_(node), connectRequest_(std::move(connectRequest)), session_(node, *this) {}
+      : node_(node), connectRequest_(std::move(connectRequest)), timer_(session_), session_(node, *this) {}
 
   // ws::WebSocketApp
   void onOpen(ws::WebSocketConnection& ws) override;
@@ -33,6 +33,8 @@ class UniWebSocketTransport final : public ws::WebSocketApp, public core::Sessio
   void close(uint16_t code, std::string_view reason) override;
   net::EventLoop& loop() override;
   size_t workerIndex() const override;
+  void armTimer(uint64_t delayMs) override;
+  void cancelTimer() override { timer_.cancel(); }
   const char* name() const override { return "uni_websocket"; }
   bool unidirectional() const override { return true; }
 
@@ -41,6 +43,11 @@ class UniWebSocketTransport final : public ws::WebSocketApp, public core::Sessio
   ws::WebSocketConnection* ws_ = nullptr;  // set in onOpen, before any other call
   std::unique_ptr<protocol::ConnectRequest> connectRequest_;  // until the session connects
   bool connectReceived_ = false;
+  // The session's own timer: the connection's stays with the WebSocket's
+  // idle pings, which find a dead peer (a unidirectional client never
+  // answers the session's pings). Before session_: it outlives the
+  // session's last cancelTimer.
+  core::SessionTimer timer_;
   core::ClientSession session_;  // last: destroyed first
 };
 

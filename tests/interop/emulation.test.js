@@ -253,6 +253,9 @@ test('CORS: preflights, allowed origins echoed, others refused with 403', async 
     ['/connection/uni_sse', 'GET, POST, OPTIONS'],
     ['/sse', 'GET, OPTIONS'],
     ['/poll', 'GET, OPTIONS'],
+    ['/publish', 'POST, OPTIONS'],
+    ['/presence', 'GET, OPTIONS'],
+    ['/history', 'GET, OPTIONS'],
   ];
   for (const [path, methods] of endpoints) {
     const pre = await request(`${srv.url}${path}`, {

@@ -128,7 +128,7 @@ test('POST /publish, GET /presence, GET /history', { timeout: 60000 }, async (t)
     expectError(await publish(srv, 'open:a', 1, { headers: { Authorization: 'Basic abc' } }), 401, /Bearer/);
     const get = await call(srv, 'GET', '/publish', { token: ann, query: { channel: 'open:a' } });
     assert.equal(get.status, 405);
-    assert.equal(get.headers.allow, 'POST');
+    assert.equal(get.headers.allow, 'POST, OPTIONS', 'OPTIONS: CORS preflights');
     expectError(await publish(srv, 'open:a', 1, { token: ann, headers: { Origin: 'http://evil.example' } }), 403, /origin/i);
     assert.equal((await publish(srv, 'open:a', 1, { token: ann, headers: { Origin: 'http://good.example' } })).status, 200);
   });

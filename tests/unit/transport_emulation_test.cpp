@@ -198,9 +198,12 @@ struct CaptureSink final : StreamSink {
     ended = true;
     if (onEnd) onEnd();
   }
+  void armTimer(uint64_t delayMs) override { armedMs = delayMs; }
+  void cancelTimer() override { armedMs = 0; }
 
   bool keepText = true;
   bool ended = false;
+  uint64_t armedMs = 0;  // the lent timer: 0 = not armed
   const net::SharedBuffer* lastBuffer = nullptr;
   size_t lastOffset = 0;
   std::string text;
@@ -275,6 +278,31 @@ TEST_F(SessionStreamTest, EmulationConnectReplyCarriesSessionAndNode) {
   EXPECT_NE(sink.text.find("\"node\":\"" + node.id() + "\""), std::string::npos) << sink.text;
   EXPECT_EQ(registry->size(), 1u);
   EXPECT_EQ(std::string(s->name()), "sse");
+}
+
+// The session's deadlines run on the connection's timer, lent by the stream.
+TEST_F(SessionStreamTest, SessionDeadlinesUseTheStreamsTimer) {
+  CaptureSink sink;
+  auto s = open(kHttpStreamEmulation, sink, "s-timer");
+  const uint64_t connectTimeout = uint64_t(node.config().client.connect_timeout.count());
+  EXPECT_GT(sink.armedMs, connectTimeout - 1000) << "the connect timeout is armed at once";
+  EXPECT_LE(sink.armedMs, connectTimeout);
+  s->receive("{\"id\":1,\"connect\":{}}");
+  // The first ping in the second half of client.ping_interval.
+  const uint64_t ping = uint64_t(node.config().client.ping_interval.count());
+  EXPECT_GE(sink.armedMs + 50, ping / 2);
+  EXPECT_LE(sink.armedMs, ping);
+  // A timer firing before any deadline changes nothing and re-arms.
+  sink.armedMs = 0;
+  s->onHeartbeat(sink);
+  EXPECT_GT(sink.armedMs, 0u);
+  EXPECT_FALSE(sink.ended);
+  // Once the stream has ended the timer is the connection's linger: left alone.
+  s->receive("garbage");
+  ASSERT_TRUE(sink.ended);
+  sink.armedMs = 12345;
+  s.reset();
+  EXPECT_EQ(sink.armedMs, 12345u);
 }
 
 TEST_F(SessionStreamTest, HttpStreamRepliesAreNewlineDelimited) {
