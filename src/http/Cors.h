@@ -2,7 +2,8 @@
 // Cross-origin requests (the Fetch standard's CORS protocol) for the
 // endpoints a web page calls with fetch() or EventSource: the client
 // protocol's SSE and HTTP-streaming transports and /emulation, the
-// unidirectional SSE/HTTP-stream transports, and the plain /sse and /poll.
+// unidirectional SSE/HTTP-stream transports, and the plain /sse, /poll,
+// /publish, /presence and /history.
 //
 // Which pages may call them is client.allowed_origins, the same rule as for
 // WebSocket upgrades (OriginPolicy):
