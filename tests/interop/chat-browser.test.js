@@ -11,9 +11,10 @@
 // - the server is killed and started again on the same port (memory broker):
 //   both pages say plainly that history was lost and show what the new
 //   process has.
-// The scenario runs with the SDK over WebSocket (the default) and with
+// The scenario runs with the SDK over WebSocket (the default), over its SSE
+// and HTTP-streaming emulation (?transport=sse, http_stream), and with
 // ?transport=plain (web/client/switchboard-plain.js on the plain endpoints).
-// Screenshots go to tests/output/chat-*.png and chat-plain-*.png.
+// Screenshots go to tests/output/chat-*.png (chat-plain-*, chat-sse-*, chat-http-stream-*).
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -307,6 +308,12 @@ test('demo chat in Chromium: two people, reconnects, a server restart', { skip, 
 
 test('demo chat in Chromium over the plain endpoints (?transport=plain)', { skip, timeout: 120000 },
   (t) => chatScenario(t, { transport: 'plain', shot: 'chat-plain', connectedText: /^Connected over plain WebSocket$/ }));
+
+test('demo chat in Chromium over SDK SSE emulation (?transport=sse)', { skip, timeout: 120000 },
+  (t) => chatScenario(t, { transport: 'sse', shot: 'chat-sse', connectedText: /^Connected over SSE$/ }));
+
+test('demo chat in Chromium over SDK HTTP streaming (?transport=http_stream)', { skip, timeout: 120000 },
+  (t) => chatScenario(t, { transport: 'http_stream', shot: 'chat-http-stream', connectedText: /^Connected over HTTP streaming$/ }));
 
 test('demo chat transports: an unknown one is refused, SSE connects', { skip, timeout: 60000 }, async (t) => {
   execFileSync(process.execPath, [path.join(ROOT, 'scripts/bundle-web')], { stdio: 'inherit' });
