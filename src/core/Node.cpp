@@ -27,13 +27,8 @@ Node::Node(const config::Config& cfg, std::unique_ptr<broker::Broker> broker, si
       hub_(*broker_, workers),
       id_(randomNodeId()),
       started_(std::chrono::steady_clock::now()),
-      heads_(std::make_unique<SessionLink[]>(workers)),
-      streamHeads_(std::make_unique<StreamLink[]>(workers)) {
-  for (size_t i = 0; i < workers; ++i) {
-    heads_[i].prevSession = heads_[i].nextSession = &heads_[i];
-    streamHeads_[i].prevStream = streamHeads_[i].nextStream = &streamHeads_[i];
-  }
-}
+      sessions_(workers),
+      streams_(workers) {}
 
 Node::~Node() = default;
 
@@ -53,41 +48,10 @@ void Node::publish(std::string_view channel, std::string data, std::optional<pro
   broker_->publish(channel, std::move(pub), opts, std::move(done));
 }
 
-void Node::attachSession(size_t w, ClientSession* s) {
-  SessionLink* head = &heads_[w];
-  SessionLink* l = s;
-  l->nextSession = head;
-  l->prevSession = head->prevSession;
-  head->prevSession->nextSession = l;
-  head->prevSession = l;
-}
+// Out of line: the derived-to-base conversion needs ClientSession complete.
+void Node::attachSession(size_t w, ClientSession* s) { sessions_.attach(w, s); }
 
-void Node::detachSession(size_t, ClientSession* s) {
-  SessionLink* l = s;
-  if (!l->prevSession) return;
-  l->prevSession->nextSession = l->nextSession;
-  l->nextSession->prevSession = l->prevSession;
-  l->prevSession = l->nextSession = nullptr;
-}
-
-void Node::attachStream(size_t w, UserStream* s) {
-  StreamLink* head = &streamHeads_[w];
-  StreamLink* l = s;
-  l->nextStream = head;
-  l->prevStream = head->prevStream;
-  head->prevStream->nextStream = l;
-  head->prevStream = l;
-}
-
-void Node::detachStream(size_t, UserStream* s) {
-  StreamLink* l = s;
-  if (!l->prevStream) return;
-  l->prevStream->nextStream = l->nextStream;
-  l->nextStream->prevStream = l->prevStream;
-  l->prevStream = l->nextStream = nullptr;
-}
-
-ClientSession& Node::asSession(SessionLink* l) { return *static_cast<ClientSession*>(l); }
+void Node::detachSession(size_t, ClientSession* s) { PerWorkerList<ClientSession>::detach(s); }
 
 // Random (version 4) UUID text from a per-thread generator seeded by the OS.
 void Node::newClientId(char out[36]) {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "auth/ChannelRules.h"
 #include "auth/TokenVerifier.h"
@@ -20,20 +21,58 @@ namespace sb::core {
 
 class ClientSession;
 
-// Intrusive links of a worker's session list (no allocation per session).
-struct SessionLink {
-  SessionLink* prevSession = nullptr;
-  SessionLink* nextSession = nullptr;
+// The links of an intrusive list of T (no allocation per element); T
+// derives from ListLink<T>.
+template <class T>
+struct ListLink {
+  ListLink* prev = nullptr;
+  ListLink* next = nullptr;
 };
+
+// One circular intrusive list of T per worker; each worker's list is used on
+// that worker's loop thread only.
+template <class T>
+class PerWorkerList {
+ public:
+  explicit PerWorkerList(size_t workers) : heads_(std::make_unique<ListLink<T>[]>(workers)) {
+    for (size_t i = 0; i < workers; ++i) heads_[i].prev = heads_[i].next = &heads_[i];
+  }
+  void attach(size_t w, ListLink<T>* l) {
+    ListLink<T>* head = &heads_[w];
+    l->next = head;
+    l->prev = head->prev;
+    head->prev->next = l;
+    head->prev = l;
+  }
+  // Unlinks `l` if it is in a list.
+  static void detach(ListLink<T>* l) {
+    if (!l->prev) return;
+    l->prev->next = l->next;
+    l->next->prev = l->prev;
+    l->prev = l->next = nullptr;
+  }
+  // `fn(T&)` for every element on worker `w`; fn may detach the element.
+  template <class Fn>
+  void forEach(size_t w, Fn&& fn) {
+    ListLink<T>* head = &heads_[w];
+    for (ListLink<T>* l = head->next; l != head;) {
+      ListLink<T>* next = l->next;
+      fn(*static_cast<T*>(l));
+      l = next;
+    }
+  }
+
+ private:
+  std::unique_ptr<ListLink<T>[]> heads_;
+};
+
+// A worker's session list links (ClientSession derives from it).
+using SessionLink = ListLink<ClientSession>;
 
 // A lasting connection that is not a protocol session: a plain /sse or /ws
 // stream opened with a user's token (transport/PlainSubscription). The server
 // API's `disconnect` finds it by user and client id like a session.
-struct StreamLink {
-  StreamLink* prevStream = nullptr;
-  StreamLink* nextStream = nullptr;
-};
-class UserStream : public StreamLink {
+class UserStream : public ListLink<UserStream> {
  public:
   virtual ~UserStream() = default;
   virtual std::string_view streamUser() const = 0;
@@ -83,25 +122,15 @@ class Node {
   // `fn(ClientSession&)` for every session on worker `w`; fn may close it.
   template <class Fn>
   void forEachSession(size_t w, Fn&& fn) {
-    SessionLink* head = &heads_[w];
-    for (SessionLink* l = head->nextSession; l != head;) {
-      SessionLink* next = l->nextSession;
-      fn(asSession(l));
-      l = next;
-    }
+    sessions_.forEach(w, std::forward<Fn>(fn));
   }
 
   // The same for UserStreams (loop thread of worker `w` only).
-  void attachStream(size_t w, UserStream* s);
-  void detachStream(size_t w, UserStream* s);
+  void attachStream(size_t w, UserStream* s) { streams_.attach(w, s); }
+  void detachStream(size_t, UserStream* s) { PerWorkerList<UserStream>::detach(s); }
   template <class Fn>
   void forEachStream(size_t w, Fn&& fn) {
-    StreamLink* head = &streamHeads_[w];
-    for (StreamLink* l = head->nextStream; l != head;) {
-      StreamLink* next = l->nextStream;
-      fn(*static_cast<UserStream*>(l));
-      l = next;
-    }
+    streams_.forEach(w, std::forward<Fn>(fn));
   }
 
   // A fresh client id (UUID v4 text, 36 chars).
@@ -117,9 +146,8 @@ class Node {
   SessionStats stats_;
   std::string id_;
   std::chrono::steady_clock::time_point started_;
-  std::unique_ptr<SessionLink[]> heads_;  // one circular list per worker
-  std::unique_ptr<StreamLink[]> streamHeads_;  // the same for UserStreams
-  static ClientSession& asSession(SessionLink* l);
+  PerWorkerList<ClientSession> sessions_;
+  PerWorkerList<UserStream> streams_;
 };
 
 }  // namespace sb::core

@@ -4,6 +4,7 @@
 // event is being delivered.
 #include <gtest/gtest.h>
 
+#include "../support/NodeTestHelpers.h"
 #include "core/ClientSession.h"
 #include "core/Hub.h"
 #include "net/EventLoop.h"
@@ -11,6 +12,8 @@
 
 namespace sb::core {
 namespace {
+
+using testsupport::runPosted;
 
 using protocol::ClientInfo;
 using protocol::Publication;
@@ -64,12 +67,6 @@ struct FakeSubscriber final : Subscriber {
   std::vector<ChannelEventPtr> pending;
   std::function<void(ChannelSubscribers&)> onDeliver;
 };
-
-// Runs everything posted to `loop` so far, then returns.
-void runPosted(net::EventLoop& loop) {
-  loop.post([&loop] { loop.stop(); });
-  loop.run();
-}
 
 class HubTest : public ::testing::Test {
  protected:

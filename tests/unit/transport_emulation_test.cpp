@@ -11,6 +11,7 @@
 #include <regex>
 #include <set>
 
+#include "../support/NodeTestHelpers.h"
 #include "auth/TokenVerifier.h"
 #include "broker/MemoryBroker.h"
 #include "core/Node.h"
@@ -24,6 +25,8 @@
 
 namespace sb::transport {
 namespace {
+
+using testsupport::runPosted;
 
 // ---------------------------------------------------------------- framing
 
@@ -210,11 +213,6 @@ struct CaptureSink final : StreamSink {
   std::function<void()> onEnd;
 };
 
-void runPosted(net::EventLoop& loop) {
-  loop.post([&loop] { loop.stop(); });
-  loop.run();
-}
-
 config::Config testConfig() {
   config::Config cfg;
   cfg.client.allow_anonymous = true;
@@ -251,10 +249,7 @@ class SessionStreamTest : public ::testing::Test {
   }
 
   protocol::StreamPosition publish(std::string_view channel, std::string data) {
-    protocol::StreamPosition pos;
-    node.publish(channel, std::move(data), std::nullopt, {}, {},
-                 [&](broker::PublishResult r, const broker::BrokerError*) { pos = r.position; });
-    return pos;
+    return testsupport::publishNow(node, channel, std::move(data));
   }
 
   static int64_t now() {

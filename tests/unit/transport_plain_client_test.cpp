@@ -8,6 +8,7 @@
 // are tested against the binary in tests/interop/plain-client-calls.test.js.
 #include <gtest/gtest.h>
 
+#include "../support/NodeTestHelpers.h"
 #include "broker/MemoryBroker.h"
 #include "core/Node.h"
 #include "net/EventLoop.h"
@@ -17,6 +18,8 @@
 
 namespace sb::transport {
 namespace {
+
+using testsupport::runPosted;
 
 using protocol::StreamPosition;
 
@@ -30,11 +33,6 @@ struct TextSink final : StreamSink {
   std::string text;
   bool ended = false;
 };
-
-void runPosted(net::EventLoop& loop) {
-  loop.post([&loop] { loop.stop(); });
-  loop.run();
-}
 
 config::Config clientConfig() {
   config::Config cfg;
@@ -59,10 +57,7 @@ class PlainClientStreamTest : public ::testing::Test {
   }
 
   StreamPosition publish(std::string_view channel, std::string data) {
-    StreamPosition pos;
-    node.publish(channel, std::move(data), std::nullopt, {}, {},
-                 [&](broker::PublishResult r, const broker::BrokerError*) { pos = r.position; });
-    return pos;
+    return testsupport::publishNow(node, channel, std::move(data));
   }
 
   std::unique_ptr<PlainSseStream> open(TextSink& sink, std::string user, bool joinLeave = false,

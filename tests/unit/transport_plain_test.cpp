@@ -8,6 +8,7 @@
 // checks shared by all of them, and the /ws frame.
 #include <gtest/gtest.h>
 
+#include "../support/NodeTestHelpers.h"
 #include "auth/TokenVerifier.h"
 #include "broker/MemoryBroker.h"
 #include "core/Node.h"
@@ -20,6 +21,8 @@
 
 namespace sb::transport {
 namespace {
+
+using testsupport::runPosted;
 
 using protocol::StreamPosition;
 
@@ -47,11 +50,6 @@ struct CaptureSink final : StreamSink {
   std::string text;
   std::vector<net::SharedBuffer::Ref> held;
 };
-
-void runPosted(net::EventLoop& loop) {
-  loop.post([&loop] { loop.stop(); });
-  loop.run();
-}
 
 config::Config testConfig() {
   config::Config cfg;
@@ -82,10 +80,7 @@ class PlainSseTest : public ::testing::Test {
   }
 
   StreamPosition publish(std::string_view channel, std::string data) {
-    StreamPosition pos;
-    node.publish(channel, std::move(data), std::nullopt, {}, {},
-                 [&](broker::PublishResult r, const broker::BrokerError*) { pos = r.position; });
-    return pos;
+    return testsupport::publishNow(node, channel, std::move(data));
   }
 
   // A subscriber opened on `sink` (as the route does after the head).
