@@ -21,7 +21,8 @@
 // command fails at once (temporary).
 //
 // Threading: everything runs on the loop's thread, including construction and
-// the callbacks. Destroy it only while its loop is not running, or from a task
+// the callbacks. hiredis writes with write(2): the process must ignore SIGPIPE
+// (main() does). Destroy it only while its loop is not running, or from a task
 // of that loop (never from inside one of its own callbacks); pending commands
 // are then forgotten without their callbacks being called.
 #include <chrono>
@@ -77,7 +78,8 @@ class RedisConnection final : private net::IoHandler, private net::Flushable {
    public:
     virtual ~Observer() = default;
     virtual void onRedisReady(RedisConnection&) {}
-    // The connection went Down (pending commands already failed).
+    // The connection went Down. Its pending commands fail around this call
+    // (some may still fail after it returns); new ones fail at once.
     virtual void onRedisLost(RedisConnection&, const std::string& /*reason*/) {}
     // Pub/sub traffic: subscribe/unsubscribe confirmations and messages,
     // arrays exactly as Redis sends them.
