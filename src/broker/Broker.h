@@ -93,7 +93,9 @@ class BrokerEventHandler {
   // subscriber it cannot recover (disconnect with reconnect, so that it
   // resubscribes with recover and is told `recovered: false`). Never leave it
   // subscribed as if nothing happened. Only channels still subscribed get it.
-  // The memory broker never calls it.
+  // The stream read may itself fail with a temporary error while the engine's
+  // other connections are still coming back: retry it, or treat the gap as
+  // unrecoverable. The memory broker never calls it.
   virtual void onResubscribed(std::string_view /*channel*/) {}
 };
 

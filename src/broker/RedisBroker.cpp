@@ -22,6 +22,10 @@ constexpr std::string_view kEpochAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHI
 constexpr size_t kSubscribeBatch = 256;  // topics per SUBSCRIBE when resubscribing
 constexpr std::string_view kTopicSuffix = "}:events";
 
+// A subscribeReady caller whose subscription was released (unsubscribe)
+// before Redis confirmed it.
+const BrokerError kUnsubscribedMeanwhile{"redis broker: unsubscribed before Redis confirmed the subscription", false};
+
 // ---- Lua scripts (docs/scaling.md describes the keys they touch) ----------
 
 // Raises a key's TTL to at least `ttl` ms (never shortens it).
@@ -334,11 +338,13 @@ class RedisBroker::PubSub final : public RedisConnection::Observer {
   void onRedisReady(RedisConnection&) override {
     broker_.pubsubReady_.store(true, std::memory_order_relaxed);
     std::vector<std::string> topics;
+    std::vector<Waiter> cancelled;
     {
       std::lock_guard lock(mu_);
       for (auto it = channels_.begin(); it != channels_.end();) {
         Channel& c = it->second;
-        if (c.local == 0 && c.waiters.empty()) {
+        if (c.local == 0 && c.redis == RedisState::None) {
+          for (auto& w : c.waiters) cancelled.push_back(std::move(w));
           it = channels_.erase(it);
           continue;
         }
@@ -355,6 +361,7 @@ class RedisBroker::PubSub final : public RedisConnection::Observer {
     }
     if (!topics.empty())
       spdlog::info("redis broker: subscribing {} channel(s) on the pub/sub connection", topics.size());
+    for (auto& w : cancelled) w(&kUnsubscribedMeanwhile);
   }
 
   void onRedisLost(RedisConnection& conn, const std::string&) override {
@@ -414,7 +421,7 @@ class RedisBroker::PubSub final : public RedisConnection::Observer {
   // Home loop: sends what brings Redis in line with the local count, unless
   // a confirmation is still awaited (then the confirmation reconciles).
   void reconcile(const std::string& channel) {
-    std::vector<Waiter> failed;
+    std::vector<Waiter> failed, cancelled;
     {
       std::lock_guard lock(mu_);
       auto it = channels_.find(channel);
@@ -437,8 +444,12 @@ class RedisBroker::PubSub final : public RedisConnection::Observer {
       } else if (c.redis == RedisState::Subscribed && !want) {
         if (conn_->pubsub("UNSUBSCRIBE", topic)) c.redis = RedisState::Unsubscribing;
       }
-      if (!want && c.redis == RedisState::None && c.waiters.empty()) channels_.erase(it);
+      if (!want && c.redis == RedisState::None) {
+        for (auto& w : c.waiters) cancelled.push_back(std::move(w));
+        channels_.erase(it);
+      }
     }
+    for (auto& w : cancelled) w(&kUnsubscribedMeanwhile);
     if (!failed.empty()) {
       BrokerError error{conn_ ? conn_->lastFailure() : std::string("redis broker: pub/sub not started"), true};
       for (auto& w : failed) w(&error);

@@ -525,6 +525,19 @@ TEST_F(RedisBrokerTest, SubscribeUnsubscribeChurnEndsInTheLastState) {
   for (int i = 0; i < 50 && a.redis().subscriptionConfirmed(ch); ++i) std::this_thread::sleep_for(20ms);
   EXPECT_EQ(probe.command({"PUBSUB", "NUMSUB", a.redis().topic(ch)}), a.redis().topic(ch) + "\n0");
   EXPECT_EQ(a.channelCount(), 0u);
+  // A caller waiting for a subscription released at once is answered either
+  // way, never left waiting; nothing stays subscribed.
+  LoopedRedisBroker fresh(optionsFor(*shared_));  // still connecting: the hardest case
+  std::string released = uniqueName("released");
+  auto out = await<bool>([&](Callback<bool> cb) {
+    fresh.subscribeReady(released, cb);
+    fresh.unsubscribe(released);
+  });
+  EXPECT_TRUE(out.completed);
+  ASSERT_FALSE(subscribeReady(fresh, ch).error);  // the pub/sub connection is up now
+  for (int i = 0; i < 50 && fresh.redis().subscriptionConfirmed(released); ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_FALSE(fresh.redis().subscriptionConfirmed(released));
+  EXPECT_EQ(fresh.channelCount(), 1u);
 }
 
 TEST_F(RedisBrokerTest, CallbacksRunOnTheCallingLoop) {
