@@ -8,6 +8,7 @@
 #include "app/DemoTokens.h"
 #include "app/EchoEndpoint.h"
 #include "broker/MemoryBroker.h"
+#include "broker/RedisBroker.h"
 #include "transport/PlainRoutes.h"
 #include "transport/SessionRoutes.h"
 #include "transport/WebSocketTransport.h"
@@ -118,10 +119,25 @@ void Server::start() {
 
   // Channel rules and token keys are parsed here: a bad one stops the start
   // with a ConfigError naming the key.
-  broker::MemoryBrokerOptions brokerOptions;
-  brokerOptions.historyMetaTtl = cfg_.broker.history_meta_ttl;
-  auto broker = std::make_unique<broker::MemoryBroker>(brokerOptions);
-  memoryBroker_ = broker.get();
+  std::unique_ptr<broker::Broker> broker;
+  if (cfg_.broker.type == "redis") {
+    broker::RedisBrokerOptions redisOptions;
+    redisOptions.address = cfg_.broker.redis_address;
+    redisOptions.password = cfg_.broker.redis_password;
+    redisOptions.db = cfg_.broker.redis_db;
+    redisOptions.prefix = cfg_.broker.redis_prefix;
+    redisOptions.historyMetaTtl = cfg_.broker.history_meta_ttl;
+    auto redis = std::make_unique<broker::RedisBroker>(redisOptions);
+    redisBroker_ = redis.get();
+    broker = std::move(redis);
+    spdlog::info("broker: redis at {} (prefix \"{}\", db {})", cfg_.broker.redis_address, cfg_.broker.redis_prefix,
+                 cfg_.broker.redis_db);
+  } else {
+    broker::MemoryBrokerOptions brokerOptions;
+    brokerOptions.historyMetaTtl = cfg_.broker.history_meta_ttl;
+    broker = std::make_unique<broker::MemoryBroker>(brokerOptions);
+    memoryBroker_ = broker.get();
+  }
   // Every broker call is timed for /metrics (switchboard_broker_operation_duration_seconds).
   node_ = std::make_unique<core::Node>(cfg_, std::make_unique<metrics::TimedBroker>(std::move(broker)),
                                        size_t(workers));
@@ -165,9 +181,14 @@ void Server::start() {
         [this](net::Connection&) { return std::make_unique<http::HttpSession>(http_); }));
   }
   for (size_t i = 0; i < workers_.size(); ++i) node_->hub().attachLoop(i, &workers_[i]->loop());
+  if (redisBroker_) {
+    // Worker 0 first: its loop also carries the pub/sub connection.
+    for (auto& w : workers_) redisBroker_->attachLoop(w->loop());
+    if (apiWorker_) redisBroker_->attachLoop(apiWorker_->loop());
+  }
   for (auto& w : workers_) w->start();
   if (apiWorker_) apiWorker_->start();
-  sweeper_ = std::thread([this] { runSweeper(); });
+  if (memoryBroker_) sweeper_ = std::thread([this] { runSweeper(); });
   spdlog::info("switchboard {} listening on {}://{}:{} with {} worker{}", SB_VERSION, tls_ ? "https" : "http",
                hp.host, port_, workers, workers == 1 ? "" : "s");
   if (!cfg_.debug.echo_path.empty()) spdlog::info("debug echo endpoint at {}", cfg_.debug.echo_path);
@@ -192,8 +213,11 @@ void Server::stopNow() {
 
 void Server::join() {
   for (auto& w : workers_) w->join();
-  workers_.clear();
   if (apiWorker_) apiWorker_->join();
+  // The Redis broker's connections live on the workers' loops: closed once
+  // the loops stopped, before they are destroyed.
+  if (redisBroker_) redisBroker_->close();
+  workers_.clear();
   apiWorker_.reset();
   {
     std::lock_guard lock(sweeperMu_);

@@ -17,6 +17,10 @@
 #include "net/Worker.h"
 #include "ws/WebSocketConnection.h"
 
+namespace sb::broker {
+class RedisBroker;
+}
+
 namespace sb::app {
 
 class Server {
@@ -56,7 +60,8 @@ class Server {
   std::unique_ptr<http::StaticFiles> staticFiles_;
   std::unique_ptr<net::TlsContext> tls_;
   std::unique_ptr<core::Node> node_;
-  broker::Broker* memoryBroker_ = nullptr;
+  broker::Broker* memoryBroker_ = nullptr;  // when [broker] type = "memory"
+  broker::RedisBroker* redisBroker_ = nullptr;  // when [broker] type = "redis"
   // Expires history, stream meta and presence in the memory broker.
   std::thread sweeper_;
   std::mutex sweeperMu_;

@@ -84,6 +84,19 @@ class BrokerEventHandler {
   virtual void onPublication(std::string_view channel, const PublicationPtr& pub, const StreamPosition& pos) = 0;
   virtual void onJoin(std::string_view channel, const ClientInfo& info) = 0;
   virtual void onLeave(std::string_view channel, const ClientInfo& info) = 0;
+  // The channel's events flow again after an interruption (a remote broker
+  // lost its connection and has subscribed the channel anew): publications
+  // made meanwhile were NOT delivered to this node. The caller must
+  // re-position every local subscriber of `channel`: read the stream
+  // (history since the last position each subscriber was sent) and deliver
+  // what is missing, or, when the history no longer covers it, tell the
+  // subscriber it cannot recover (disconnect with reconnect, so that it
+  // resubscribes with recover and is told `recovered: false`). Never leave it
+  // subscribed as if nothing happened. Only channels still subscribed get it.
+  // The stream read may itself fail with a temporary error while the engine's
+  // other connections are still coming back: retry it, or treat the gap as
+  // unrecoverable. The memory broker never calls it.
+  virtual void onResubscribed(std::string_view /*channel*/) {}
 };
 
 template <class T>
@@ -101,6 +114,19 @@ class Broker {
   // unsubscribe when the last leaves).
   virtual void subscribe(std::string_view channel) = 0;
   virtual void unsubscribe(std::string_view channel) = 0;
+  // subscribe(), then `ready` (on the calling thread, like completion
+  // callbacks) once this node is certain to receive every later publication
+  // of the channel. A caller that positions a subscriber by reading the
+  // stream (recovery, the offset in a subscribe reply) must read it after
+  // `ready`, or a publication made in between could be missed. On failure
+  // (Redis unreachable: a temporary error) the subscription still counts;
+  // call unsubscribe() as usual. The engine keeps trying and calls
+  // BrokerEventHandler::onResubscribed once the channel flows. Default, for
+  // engines whose subscribe takes effect at once: ready before returning.
+  virtual void subscribeReady(std::string_view channel, Callback<bool> ready) {
+    subscribe(channel);
+    if (ready) ready(true, nullptr);
+  }
 
   // Appends to history (when enabled) and delivers to every subscribed node.
   virtual void publish(std::string_view channel, Publication pub, const PublishOptions& opts,

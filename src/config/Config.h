@@ -137,6 +137,11 @@ struct BrokerConfig {
   std::string type = "memory";  // one of the engines listed in Registry.cpp (checkBrokerType)
   // Epoch/offset kept after history expires; >= every history_ttl.
   std::chrono::milliseconds history_meta_ttl{86400000};
+  // type = "redis" (broker::RedisBroker, docs/scaling.md).
+  std::string redis_address = "127.0.0.1:6379";  // host:port, [ipv6]:port or a unix socket path
+  std::string redis_password;                     // "" = no AUTH
+  int redis_db = 0;
+  std::string redis_prefix = "switchboard";       // first part of every key and topic
 };
 
 struct Config {

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "broker/RedisConnection.h"
 #include "http/OriginPolicy.h"
 
 #include <algorithm>
@@ -61,8 +62,22 @@ void checkUrlPath(const Value& v) {
 }
 
 void checkBrokerType(const Value& v) {
-  static constexpr std::array<std::string_view, 1> kTypes{"memory"};
+  static constexpr std::array<std::string_view, 2> kTypes{"memory", "redis"};
   checkOneOf(kTypes, std::get<std::string>(v));
+}
+
+void checkRedisAddress(const Value& v) {
+  std::string problem;
+  if (!broker::parseRedisAddress(std::get<std::string>(v), &problem)) throw ConfigError(problem);
+}
+
+// The prefix starts every key, whose hash tag ({channel}) must be the first
+// braces in it.
+void checkRedisPrefix(const Value& v) {
+  const auto& s = std::get<std::string>(v);
+  if (s.empty()) throw ConfigError("expected a non-empty prefix");
+  if (s.find_first_of("{}") != std::string::npos)
+    throw ConfigError(fmt::format("'{{' and '}}' cannot be used (they would break the keys' hash tags), got \"{}\"", s));
 }
 
 // The connect reply tells clients the ping interval in whole seconds; any
@@ -340,7 +355,9 @@ const KeyDef kKeys[] = {
     field<&Config::broker, &BrokerConfig::type>(
         "broker", "type",
         "Broker engine. \"memory\" keeps publications, history and presence inside this process:\n"
-        "one node only.")
+        "one node only. \"redis\" keeps them in Redis (redis_* below) and carries publications\n"
+        "between nodes over Redis pub/sub, so that many nodes serve the same channels\n"
+        "(docs/scaling.md).")
         .validate(checkBrokerType),
     field<&Config::broker, &BrokerConfig::history_meta_ttl>(
         "broker", "history_meta_ttl",
@@ -348,6 +365,26 @@ const KeyDef kKeys[] = {
         "publication, so that a client coming back after its history expired is still told\n"
         "correctly whether it missed anything. At least every history_ttl.")
         .range(kSecond),
+    field<&Config::broker, &BrokerConfig::redis_address>(
+        "broker", "redis_address",
+        "Where Redis listens (type = \"redis\"): \"host:port\", \"[ipv6]:port\", \"host\" (port 6379),\n"
+        "or a unix socket \"/path\" / \"unix:/path\". Prefer an IP address or a name in /etc/hosts:\n"
+        "a DNS lookup at (re)connect time holds up the worker that makes it.")
+        .validate(checkRedisAddress),
+    field<&Config::broker, &BrokerConfig::redis_password>(
+        "broker", "redis_password",
+        "Password sent with AUTH on every Redis connection; \"\" = none. A wrong one shows in the\n"
+        "log and in every broker error (\"AUTH failed: ...\")."),
+    field<&Config::broker, &BrokerConfig::redis_db>(
+        "broker", "redis_db",
+        "Redis database number (SELECT); 0 is Redis's default.")
+        .range(0, 1 << 20),
+    field<&Config::broker, &BrokerConfig::redis_prefix>(
+        "broker", "redis_prefix",
+        "First part of every Redis key and pub/sub topic (\"<prefix>:{<channel>}:...\"), so that\n"
+        "several applications can share one Redis. Nodes that serve the same channels must use\n"
+        "the same prefix; no '{' or '}'.")
+        .validate(checkRedisPrefix),
 };
 
 // The options of one namespace, written once: lifted onto [channel] (channels

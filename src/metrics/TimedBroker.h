@@ -23,6 +23,9 @@ class TimedBroker final : public broker::Broker {
   void setEventHandler(broker::BrokerEventHandler* handler) override { inner_->setEventHandler(handler); }
   void subscribe(std::string_view channel) override { inner_->subscribe(channel); }
   void unsubscribe(std::string_view channel) override { inner_->unsubscribe(channel); }
+  void subscribeReady(std::string_view channel, broker::Callback<bool> ready) override {
+    inner_->subscribeReady(channel, std::move(ready));
+  }
 
   void publish(std::string_view channel, broker::Publication pub, const broker::PublishOptions& opts,
                broker::Callback<broker::PublishResult> done) override {

@@ -13,6 +13,12 @@
 
 namespace sb::net {
 
+namespace {
+thread_local EventLoop* currentLoop = nullptr;
+}  // namespace
+
+EventLoop* EventLoop::current() { return currentLoop; }
+
 uint64_t monotonicMs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -104,6 +110,8 @@ void EventLoop::flushAll() {
 void EventLoop::run() {
   constexpr int kMaxEvents = 256;
   epoll_event events[kMaxEvents];
+  EventLoop* outer = currentLoop;
+  currentLoop = this;
   while (!stopping_) {
     nowMs_ = monotonicMs();
     int timeout = timers_.msUntilNextTick(nowMs_);
@@ -122,6 +130,7 @@ void EventLoop::run() {
       flushAll();
     }
   }
+  currentLoop = outer;
   // A stopped loop can be run again (tests drive a loop turn by turn).
   std::lock_guard<std::mutex> lock(postedMu_);
   stopRequested_ = false;

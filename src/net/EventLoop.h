@@ -43,6 +43,10 @@ class EventLoop : private IoHandler {
 
   // Runs until stop(). Only the owning thread calls run().
   void run();
+  // The loop whose run() is executing on this thread, or nullptr (a thread
+  // that runs no loop). Lets a component that serves several loops answer
+  // on the caller's own loop.
+  static EventLoop* current();
   // Thread-safe: asks run() to return after the current turn.
   void stop();
   // Thread-safe: runs `task` on the loop thread during a later turn.

@@ -583,8 +583,8 @@ TEST(Registry, IsConsistent) {
   }
   EXPECT_TRUE(envNames.count("SWITCHBOARD_WEBSOCKET_MAX_MESSAGE_SIZE"));
   // 16 server/websocket/debug/log + 5 plain + 17 client + max_name_length + 22 channel options + 2 api
-  // + 2 broker + 1 demo.
-  EXPECT_EQ(names.size(), 66u);
+  // + 6 broker + 1 demo.
+  EXPECT_EQ(names.size(), 70u);
 }
 
 TEST(Registry, EnvCoversEveryKey) {
@@ -791,10 +791,30 @@ TEST(ConfigSections, Ranges) {
 
 TEST(ConfigSections, BrokerTypeIsAList) {
   EXPECT_EQ(loadConfigFromString("[broker]\ntype = \"memory\"\n", nullptr).broker.type, "memory");
-  EXPECT_THAT(fileError("[broker]\ntype = \"redis\"\n"),
-              HasSubstr("config: broker.type: expected memory, got \"redis\""));
+  EXPECT_EQ(loadConfigFromString("[broker]\ntype = \"redis\"\n", nullptr).broker.type, "redis");
+  EXPECT_THAT(fileError("[broker]\ntype = \"nats\"\n"),
+              HasSubstr("config: broker.type: expected one of memory, redis, got \"nats\""));
   EXPECT_THAT(envError({"SWITCHBOARD_BROKER_TYPE=Memory"}),
-              HasSubstr("config: broker.type: expected memory, got \"Memory\" (from SWITCHBOARD_BROKER_TYPE)"));
+              HasSubstr("config: broker.type: expected one of memory, redis, got \"Memory\" (from SWITCHBOARD_BROKER_TYPE)"));
+}
+
+TEST(ConfigSections, RedisKeys) {
+  Config c = loadConfigFromString(
+      "[broker]\ntype = \"redis\"\nredis_address = \"10.0.0.5:6380\"\nredis_password = \"pw\"\nredis_db = 2\n"
+      "redis_prefix = \"chat\"\n",
+      nullptr);
+  EXPECT_EQ(c.broker.redis_address, "10.0.0.5:6380");
+  EXPECT_EQ(c.broker.redis_password, "pw");
+  EXPECT_EQ(c.broker.redis_db, 2);
+  EXPECT_EQ(c.broker.redis_prefix, "chat");
+  EXPECT_EQ(Config{}.broker.redis_address, "127.0.0.1:6379");
+  EXPECT_EQ(loadConfigFromString("[broker]\nredis_address = \"/run/redis/redis.sock\"\n", nullptr).broker.redis_address,
+            "/run/redis/redis.sock");
+  EXPECT_THAT(fileError("[broker]\nredis_address = \"redis:port\"\n"),
+              HasSubstr("config: broker.redis_address: the port must be a number from 1 to 65535, got \"port\""));
+  EXPECT_THAT(fileError("[broker]\nredis_prefix = \"a{b}\"\n"),
+              HasSubstr("config: broker.redis_prefix: '{' and '}' cannot be used"));
+  EXPECT_THAT(fileError("[broker]\nredis_db = -1\n"), HasSubstr("config: broker.redis_db"));
 }
 
 TEST(ConfigSections, StringChecks) {
