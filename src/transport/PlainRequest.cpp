@@ -149,8 +149,10 @@ void readPlainChannelCall(const http::Request& req, core::Node& node, auth::Acti
   if (channels.size() > 1) return done(PlainError{400, "one channel per call"}, std::move(out));
   out.channel = std::move(channels[0]);
   if (auto e = readPlainCaller(req, node, out.caller)) return done(std::move(e), std::move(out));
-  if (auto e = node.rules().checkName(out.channel))
-    return done(plainChannelError(*e, action, out.channel), std::move(out));
+  if (auto e = node.rules().checkName(out.channel)) {
+    PlainError refusal = plainChannelError(*e, action, out.channel);  // before `out` moves
+    return done(std::move(refusal), std::move(out));
+  }
   std::string client = req.queryParam("client");
   std::string channel = out.channel, user = out.caller.user;
   holdsPresence(node, channel, user, client,
