@@ -70,10 +70,11 @@ void HttpSession::process(net::Connection& c, std::string_view data) {
       return;
     }
     if (deferred_) {
-      // The answer comes later; the rest waits for it, with no timer (the
-      // broker's own reply timeout bounds the wait).
+      // The answer comes later; the rest waits for it. No 408 meanwhile (the
+      // broker's own reply timeout bounds the wait: Redis fails a command
+      // unanswered after 5 s); the timer stays armed only to be re-armed.
       pending_.assign(data);
-      c.cancelTimer();
+      c.armTimer(ctx_.requestTimeoutMs);
       processing_ = false;
       return;
     }
@@ -83,7 +84,10 @@ void HttpSession::process(net::Connection& c, std::string_view data) {
 }
 
 void HttpSession::onTimer(net::Connection& c) {
-  if (deferred_) return;  // waiting for our own answer, not for the client
+  if (deferred_) {  // waiting for our own answer, not for the client
+    c.armTimer(ctx_.requestTimeoutMs);
+    return;
+  }
   if (parser_.inProgress() || !pending_.empty()) fail(c, 408, "request not completed in time");
   else c.closeAfterFlush();  // idle keep-alive connection
 }
