@@ -472,6 +472,7 @@ bool ClientSession::subscribe(const protocol::SubscribeRequest& req, bool tokenG
     SubscriberEntry& entry = s.channel->at(s.slot);
     entry.lastOffset = lastOffset;
     entry.flags &= uint8_t(~SubscriberEntry::kPending);
+    s.channel->notePositionEpoch(s.slot, hist.position.epoch);
   }
 
   if (s.flags & Subscription::kPresence) {
@@ -729,6 +730,11 @@ void ClientSession::entryMoved(ChannelSubscribers& ch, uint32_t slot) {
     }
   }
 }
+
+// The hub can no longer keep this subscription in step with its stream:
+// reconnecting makes the SDK resubscribe with recover, and recovery says
+// whether the history still covers what was missed.
+void ClientSession::positionLost(ChannelSubscribers&, uint32_t) { disconnect(dis::kInsufficientState); }
 
 SessionTimer::SessionTimer(ClientSession& session) : session_(session) { TimerNode::fire = &SessionTimer::onFire; }
 
