@@ -63,3 +63,46 @@ test('hub: a stream restarted in a new epoch disconnects its positioned subscrib
   assert.equal(last.offset, next.offset);
   assert.equal(clientLog.of('disconnected').length, 0, 'never left disconnected');
 });
+
+// The plain SSE endpoint: the stream ends with a 3010 disconnect event, so
+// the browser's EventSource comes back with its Last-Event-ID and is told
+// the position cannot be resumed.
+test('hub: a stream restarted in a new epoch ends a plain SSE stream with 3010', async (t) => {
+  const http = require('node:http');
+  const { startServer } = require('./lib/server');
+  const plain = require('./lib/plain');
+  const KEY = 'hub-position-key';
+  const config = plain.writeConfig(`
+[api]
+key = "${KEY}"
+[client]
+allow_anonymous = true
+[broker]
+history_meta_ttl = "1s"
+[channel]
+allow_subscribe_for_anonymous = true
+allow_subscribe_for_client = true
+history_size = 100
+history_ttl = "1s"
+`, 'sb-hub-position-');
+  const srv = await startServer({ args: ['--config', config] });
+  t.after(() => srv.stop());
+  let text = '';
+  let ended = false;
+  const req = http.get(`${srv.url}/sse?channel=quiet`, (res) => {
+    assert.equal(res.statusCode, 200);
+    res.setEncoding('utf8');
+    res.on('data', (d) => { text += d; });
+    res.on('end', () => { ended = true; });
+  });
+  t.after(() => req.destroy());
+  await waitFor(() => text.length > 0, { label: 'the stream opened' });
+  for (let i = 1; i <= 3; i++) await plain.publish(srv, KEY, 'quiet', { n: i });
+  await waitFor(() => (text.match(/"n":3/) || []).length === 1, { label: 'three publications' });
+  await sleep(2500);  // the stream's meta expires
+  const restarted = await plain.publish(srv, KEY, 'quiet', { n: 'new epoch' });
+  assert.equal(restarted.offset, 1);
+  await waitFor(() => ended, { timeout: 5000, label: 'the stream ended', describe: () => text.slice(-300) });
+  assert.match(text, /event: disconnect\ndata: \{"code":3010,"reason":"insufficient state"\}/);
+  assert.doesNotMatch(text, /new epoch/, 'nothing of the new epoch was sent as if it followed offset 3');
+});
