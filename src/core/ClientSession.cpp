@@ -472,7 +472,7 @@ bool ClientSession::subscribe(const protocol::SubscribeRequest& req, bool tokenG
     SubscriberEntry& entry = s.channel->at(s.slot);
     entry.lastOffset = lastOffset;
     entry.flags &= uint8_t(~SubscriberEntry::kPending);
-    s.channel->notePositionEpoch(s.slot, hist.position.epoch);
+    s.channel->markPositioned(s.slot, hist.position.epoch);
   }
 
   if (s.flags & Subscription::kPresence) {

@@ -79,9 +79,6 @@ ChannelSubscribers* Hub::add(size_t w, std::string_view channel, Subscriber* s, 
   }
   ChannelSubscribers* ch = it->second.get();
   slot = uint32_t(ch->entries().size());
-  // An entry added pending will be told a position: it is checked for
-  // epoch changes and gaps from then on.
-  if (flags & SubscriberEntry::kPending) flags |= SubscriberEntry::kPositioned;
   ch->entries().push_back(SubscriberEntry{s, lastOffset, flags});
   stats_.subscriptions.fetch_add(1, std::memory_order_relaxed);
   countSubscriber(w, channel, +1);
@@ -326,7 +323,8 @@ bool Hub::loseEntry(ChannelSubscribers& ch, uint32_t i) {
   return ch.entries().size() < before;
 }
 
-void ChannelSubscribers::notePositionEpoch(uint32_t slot, std::string_view epoch) {
+void ChannelSubscribers::markPositioned(uint32_t slot, std::string_view epoch) {
+  entries_[slot].flags |= SubscriberEntry::kPositioned;
   if (epoch_ == epoch) return;
   if (!epoch_.empty()) {
     for (uint32_t i = 0; i < entries_.size(); ++i) {
@@ -350,7 +348,7 @@ void Hub::deliverLocal(size_t w, const ChannelEventPtr& ev) {
   wk.delivering = &ch;
   const bool lostAll = ev->kind == ChannelEvent::Kind::PositionLost;
   if (lostAll || ch.staleMarked_) {
-    // Every positioned entry (PositionLost) or those notePositionEpoch
+    // Every positioned entry (PositionLost) or those markPositioned
     // marked is told; pending ones are reading their position right now.
     ch.staleMarked_ = false;
     for (uint32_t i = 0; i < ch.entries().size(); ++i) {

@@ -113,11 +113,11 @@ struct SubscriberEntry {
   uint8_t flags;
   static constexpr uint8_t kJoinLeave = 1;  // wants join/leave pushes
   static constexpr uint8_t kPending = 2;    // subscribe reply not sent yet
-  // The subscriber was told a stream position (Hub::add sets it for entries
-  // added pending): a publication of another epoch, or one that skips an
-  // offset, means its position is lost.
+  // The subscriber was told a stream position (set by
+  // ChannelSubscribers::markPositioned): a publication of another epoch, or
+  // one that skips an offset, means its position is lost.
   static constexpr uint8_t kPositioned = 4;
-  static constexpr uint8_t kStale = 8;  // marked lost (notePositionEpoch), told at the next event
+  static constexpr uint8_t kStale = 8;  // marked lost (markPositioned), told at the next event
   static constexpr uint8_t kLost = 16;  // positionLost sent; gets nothing more
 };
 
@@ -131,11 +131,14 @@ class ChannelSubscribers {
   // The epoch of the stream the positioned entries follow (empty until a
   // position or a publication with history is seen).
   const std::string& epoch() const { return epoch_; }
-  // A caller that positions the entry at `slot` (clears kPending after reading
-  // the stream) tells the epoch it read. When the stream has moved to a new
-  // epoch, the other positioned entries follow the old one: they are marked
-  // kStale and told positionLost at the channel's next event.
-  void notePositionEpoch(uint32_t slot, std::string_view epoch);
+  // A caller that told the subscriber at `slot` a stream position (read after
+  // the entry was added, the entry's lastOffset set to it) calls this with
+  // the epoch it read: from then on the entry is checked for epoch changes
+  // and gaps (kPositioned). Entries never marked are not checked. When the
+  // stream has moved to a new epoch, the other positioned entries follow the
+  // old one: they are marked kStale and told positionLost at the channel's
+  // next event.
+  void markPositioned(uint32_t slot, std::string_view epoch);
 
  private:
   friend class Hub;

@@ -130,7 +130,7 @@ void PlainSubscription::catchUpChannel(size_t i, const protocol::StreamPosition&
   core::SubscriberEntry& entry = c.entries->at(c.slot);
   entry.lastOffset = lastOffset;
   entry.flags &= uint8_t(~core::SubscriberEntry::kPending);
-  c.entries->notePositionEpoch(c.slot, read.position.epoch);
+  c.entries->markPositioned(c.slot, read.position.epoch);
   // Live events that came while pending and are newer than the position read.
   for (const core::ChannelEventPtr& ev : buffered) {
     if (ev->kind != core::ChannelEvent::Kind::Publication || ev->offset <= entry.lastOffset) continue;

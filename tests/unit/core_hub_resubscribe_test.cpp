@@ -56,7 +56,7 @@ class HubResubscribeTest : public ::testing::Test {
     SubscriberEntry& e = s.channel->at(s.slot);
     e.lastOffset = pos.offset;
     e.flags &= uint8_t(~SubscriberEntry::kPending);
-    s.channel->notePositionEpoch(s.slot, pos.epoch);
+    s.channel->markPositioned(s.slot, pos.epoch);
     return s;
   }
   // Positioned at the stream's current top as the broker reports it.
@@ -154,6 +154,20 @@ TEST_F(HubResubscribeTest, GapTellsPositionedSubscribers) {
   EXPECT_EQ(positioned.offsets, Offsets({4}));
   EXPECT_EQ(positioned.lost, 1);
   EXPECT_EQ(plain.offsets, Offsets({4, 6, 7}));  // no position: no check
+}
+
+// Held pending (e.g. a server-side subscription waiting for its connect
+// reply) but never told a position: not checked, whatever offset comes.
+TEST_F(HubResubscribeTest, PendingWithoutAPositionIsNotChecked) {
+  subs.push_back(std::make_unique<RecordingSubscriber>());
+  RecordingSubscriber& s = *subs.back();
+  s.channel = hub.add(0, "news", &s, SubscriberEntry::kPending, 0, s.slot);
+  s.channel->at(s.slot).flags &= uint8_t(~SubscriberEntry::kPending);
+  event("news", 5, "A");
+  event("news", 1, "B");
+  run();
+  EXPECT_EQ(s.offsets, Offsets({5, 1}));
+  EXPECT_EQ(s.lost, 0);
 }
 
 TEST_F(HubResubscribeTest, OverlapDuplicatesAreSkippedNotLost) {
