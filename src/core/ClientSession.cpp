@@ -631,6 +631,7 @@ void ClientSession::completeSubscribe(const std::string& channel, uint64_t opId,
       }
     }
     sub->channel->at(sub->slot).lastOffset = lastOffset;
+    sub->channel->markPositioned(sub->slot, hist->position.epoch);
   }
   if (answer.to == To::Connect) {
     sub->pending->opId = 0;  // flushed after the connect reply (finishConnect)
@@ -954,6 +955,11 @@ void ClientSession::entryMoved(ChannelSubscribers& ch, uint32_t slot) {
     }
   }
 }
+
+// The hub can no longer keep this subscription in step with its stream:
+// reconnecting makes the SDK resubscribe with recover, and recovery says
+// whether the history still covers what was missed.
+void ClientSession::positionLost(ChannelSubscribers&, uint32_t) { disconnect(dis::kInsufficientState); }
 
 SessionTimer::SessionTimer(ClientSession& session) : session_(session) { TimerNode::fire = &SessionTimer::onFire; }
 

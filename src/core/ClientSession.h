@@ -116,6 +116,7 @@ class ClientSession final : public Subscriber, public SessionLink {
   void deliver(ChannelSubscribers& ch, const ChannelEvent& ev, const net::SharedBuffer::Ref& wsFrame) override;
   void deliverPending(ChannelSubscribers& ch, const ChannelEventPtr& ev) override;
   void entryMoved(ChannelSubscribers& ch, uint32_t slot) override;
+  void positionLost(ChannelSubscribers& ch, uint32_t slot) override;
 
  private:
   enum class State : uint8_t { Connecting, Connected, Closed };

@@ -172,6 +172,7 @@ void PlainSubscription::catchUpChannel(size_t i, const protocol::StreamPosition&
   core::SubscriberEntry& entry = c.entries->at(c.slot);
   entry.lastOffset = lastOffset;
   entry.flags &= uint8_t(~core::SubscriberEntry::kPending);
+  c.entries->markPositioned(c.slot, read.position.epoch);
   // Live events that came while pending and are newer than the position read.
   for (const core::ChannelEventPtr& ev : buffered) {
     if (ev->kind != core::ChannelEvent::Kind::Publication || ev->offset <= entry.lastOffset) continue;
@@ -266,6 +267,10 @@ void PlainSubscription::deliverPending(core::ChannelSubscribers& ch, const core:
     return;
   }
   c.pending->push_back(ev);
+}
+
+void PlainSubscription::positionLost(core::ChannelSubscribers&, uint32_t) {
+  disconnectStream(protocol::disconnect::kInsufficientState.code, protocol::disconnect::kInsufficientState.reason);
 }
 
 void PlainSubscription::entryMoved(core::ChannelSubscribers& ch, uint32_t slot) {

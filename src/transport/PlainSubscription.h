@@ -86,6 +86,9 @@ class PlainSubscription : public core::Subscriber, public core::UserStream {
   void deliver(core::ChannelSubscribers& ch, const core::ChannelEvent& ev, const net::SharedBuffer::Ref& wsFrame) final;
   void deliverPending(core::ChannelSubscribers& ch, const core::ChannelEventPtr& ev) final;
   void entryMoved(core::ChannelSubscribers& ch, uint32_t slot) final;
+  // Ends the stream (as the server API's disconnect does): the client comes
+  // back with its last event id and resumes, or is told it cannot.
+  void positionLost(core::ChannelSubscribers& ch, uint32_t slot) final;
 
  protected:
   // The wire format. positions() already includes the event when called.
