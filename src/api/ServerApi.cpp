@@ -58,6 +58,7 @@ Outcome result(std::string inner) { return {200, true, std::move(inner)}; }
 
 // The request's members by name (last one wins), or an error message.
 struct Params {
+  std::string_view raw;  // the object's text (what parseParams read)
   std::vector<json::Member> members;
   const json::Member* find(std::string_view key) const {
     const json::Member* found = nullptr;
@@ -76,6 +77,7 @@ std::optional<std::string> parseParams(std::string_view body, Params& p) {
   std::string error;
   if (!json::validate(trimmed, &error)) return "malformed JSON: " + error;
   if (trimmed.front() != '{') return std::string("request body must be a JSON object");
+  p.raw = trimmed;
   json::ObjectReader r(trimmed);
   json::Member m;
   while (r.next(m)) p.members.push_back(m);
@@ -447,7 +449,7 @@ std::optional<Outcome> userChannelParams(core::Node& node, const Params& p, std:
   return checkChannel(node, *channel);
 }
 
-Outcome doSubscribe(core::Node& node, const Params& p) {
+Outcome doSubscribeLocal(core::Node& node, const Params& p) {
   std::optional<Target> target;
   std::optional<std::string> channel;
   if (auto refused = userChannelParams(node, p, target, channel)) return *refused;
@@ -463,7 +465,7 @@ Outcome doSubscribe(core::Node& node, const Params& p) {
   return result("{}");
 }
 
-Outcome doUnsubscribe(core::Node& node, const Params& p) {
+Outcome doUnsubscribeLocal(core::Node& node, const Params& p) {
   std::optional<Target> target;
   std::optional<std::string> channel;
   if (auto refused = userChannelParams(node, p, target, channel)) return *refused;
@@ -472,7 +474,7 @@ Outcome doUnsubscribe(core::Node& node, const Params& p) {
   return result("{}");
 }
 
-Outcome doRefresh(core::Node& node, const Params& p) {
+Outcome doRefreshLocal(core::Node& node, const Params& p) {
   std::string error;
   auto target = targetParams(p, error);
   if (!target) return badRequest(error);
@@ -489,7 +491,7 @@ Outcome doRefresh(core::Node& node, const Params& p) {
   return result("{}");
 }
 
-Outcome doDisconnect(core::Node& node, const Params& p) {
+Outcome doDisconnectLocal(core::Node& node, const Params& p) {
   std::string error;
   auto target = targetParams(p, error);
   if (!target) return badRequest(error);
@@ -547,6 +549,67 @@ Outcome doDisconnect(core::Node& node, const Params& p) {
   return result("{}");
 }
 
+// An action by user acts on this node's sessions, then goes to every other
+// node in a control message ("api": {"method","params"}) so that the user's
+// connections there get it too; each node checks the params again. Errors
+// of the local part answer at once; a control message the broker refused
+// answers error 100. A broker that answers later (Redis) is not waited for:
+// the message is queued on the connection, and a failure is logged.
+Outcome onEveryNode(core::Node& node, const Params& p, std::string_view method,
+                    Outcome (*local)(core::Node&, const Params&)) {
+  Outcome o = local(node, p);
+  if (!o.ok) return o;
+  std::string body = "{\"method\":";
+  protocol::writeString(body, method);
+  body += ",\"params\":";
+  if (!json::compact(p.raw, body)) return apiError(err::kInternal, "params could not be re-encoded");
+  body += '}';
+  std::optional<Outcome> failed;
+  node.control().send("api", "", std::move(body),
+                      [&failed, m = std::string(method)](bool, const broker::BrokerError* e) {
+                        if (!e) return;
+                        spdlog::warn("server API: {} not sent to the other nodes: {}", m, e->message);
+                        failed = apiError(err::kInternal, "not sent to the other nodes: " + e->message);
+                      });
+  if (failed) return *failed;
+  return o;
+}
+
+Outcome doSubscribe(core::Node& node, const Params& p) {
+  return onEveryNode(node, p, "subscribe", doSubscribeLocal);
+}
+Outcome doUnsubscribe(core::Node& node, const Params& p) {
+  return onEveryNode(node, p, "unsubscribe", doUnsubscribeLocal);
+}
+Outcome doRefresh(core::Node& node, const Params& p) { return onEveryNode(node, p, "refresh", doRefreshLocal); }
+Outcome doDisconnect(core::Node& node, const Params& p) {
+  return onEveryNode(node, p, "disconnect", doDisconnectLocal);
+}
+
+// Runs an "api" control message from another node on this node's sessions.
+void runFromOtherNode(core::Node& node, const core::ControlMessage& m) {
+  Params body;
+  if (auto e = parseParams(m.body, body)) {
+    spdlog::warn("server API: dropped an action from node {}: {}", m.from, *e);
+    return;
+  }
+  const json::Member* method = body.find("method");
+  const json::Member* params = body.find("params");
+  auto name = method ? json::asString(method->raw) : std::nullopt;
+  Outcome (*local)(core::Node&, const Params&) = nullptr;
+  if (name == "subscribe") local = doSubscribeLocal;
+  else if (name == "unsubscribe") local = doUnsubscribeLocal;
+  else if (name == "refresh") local = doRefreshLocal;
+  else if (name == "disconnect") local = doDisconnectLocal;
+  Params p;
+  if (!local || !params || parseParams(params->raw, p)) {
+    spdlog::warn("server API: dropped an action from node {}: unknown method or no params", m.from);
+    return;
+  }
+  Outcome o = local(node, p);
+  if (!o.ok) spdlog::warn("server API: {} from node {} failed here: {}", *name, m.from, o.json);
+}
+
 Outcome doChannels(core::Node& node, const Params& p) {
   std::string error, pattern;
   if (!optionalString(p, "pattern", pattern, error)) return badRequest(error);
@@ -564,24 +627,29 @@ Outcome doChannels(core::Node& node, const Params& p) {
   return result(std::move(out));
 }
 
+// Every live node: this one with fresh counts and its own statistics, the
+// others as their last heartbeat said (ControlChannel).
 Outcome doInfo(core::Node& node, const Params&) {
-  auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - node.started());
-  std::string out = "{\"nodes\":[{\"uid\":";
-  protocol::writeString(out, node.id());
-  out += ",\"name\":";
-  protocol::writeString(out, node.id().substr(0, 8));
-  out += ",\"version\":\"" SB_VERSION "\"";
-  out += ",\"num_clients\":" + std::to_string(node.stats().clients.load());
-  out += ",\"num_channels\":" + std::to_string(node.hub().channelCount());
-  out += ",\"num_subs\":" + std::to_string(node.hub().stats().subscriptions.load());
-  out += ",\"uptime\":" + std::to_string(uptime.count());
-  out += ",\"broker\":";
-  protocol::writeString(out, node.broker().name());
-  out += ",\"publications\":" + std::to_string(node.hub().stats().publications.load());
-  out += ",\"deliveries\":" + std::to_string(node.hub().stats().deliveries.load());
-  out += ",\"frames_encoded\":" + std::to_string(node.hub().stats().framesEncoded.load());
-  out += "}]}";
-  return result(out);
+  std::string out = "{\"nodes\":[";
+  auto nodes = node.control().nodes();
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const core::NodeInfo& n = nodes[i];
+    std::string one = core::encodeNodeInfo(n);
+    if (i == 0) {  // this node: what only it knows
+      one.pop_back();
+      one += ",\"broker\":";
+      protocol::writeString(one, node.broker().name());
+      one += ",\"publications\":" + std::to_string(node.hub().stats().publications.load());
+      one += ",\"deliveries\":" + std::to_string(node.hub().stats().deliveries.load());
+      one += ",\"frames_encoded\":" + std::to_string(node.hub().stats().framesEncoded.load());
+      one += '}';
+    } else {
+      out += ',';
+    }
+    out += one;
+  }
+  out += "]}";
+  return result(std::move(out));
 }
 
 // Constant-time key comparison.
@@ -779,6 +847,7 @@ ApiReply callLegacy(core::Node& node, std::string_view body) {
 }
 
 void registerRoutes(http::Router& router, core::Node& node) {
+  node.control().setHandler("api", [&node](const core::ControlMessage& m) { runFromOtherNode(node, m); });
   // Authenticates, then answers with `handle`'s reply.
   // `name` labels the call in /metrics.
   auto route = [&router, &node](std::string path, std::string name, auto handle) {
