@@ -35,7 +35,10 @@ test('nodes over the control channel', { skip: !haveRedis && 'redis-server not i
     SWITCHBOARD_BROKER_REDIS_PREFIX: `ctl${process.pid}`,
     SWITCHBOARD_CLIENT_EXPIRED_CLOSE_DELAY: '0s',
   };
-  const namespaces = [{ name: 'open', allow_subscribe_for_client: true }];
+  const namespaces = [{
+    name: 'open', allow_subscribe_for_client: true, history_size: 10, history_ttl: '60s',
+    allow_history_for_subscriber: true, allow_publish_for_subscriber: true,
+  }];
   const a = await startCentrifugo({ env, namespaces });
   t.after(() => a.stop());
   const b = await startCentrifugo({ env, namespaces });
@@ -103,5 +106,36 @@ test('nodes over the control channel', { skip: !haveRedis && 'redis-server not i
     // or stops): either way the connection on node A ended.
     await waitFor(() => log.of('disconnected').length + log.of('connecting').length >= 1,
       { label: 'node A ended dave\'s expired connection' });
+  });
+
+  await t.test('an /emulation POST that lands on node B reaches the http_stream session on node A', async (t) => {
+    const defer = cleanupStack(t);
+    // The stream goes to node A; every later command (subscribe, publish,
+    // pongs) is POSTed to node B's /emulation, as a load balancer might.
+    const client = newClient([{ transport: 'http_stream', endpoint: `${a.url}/connection/http_stream` }], {
+      emulationEndpoint: `${b.url}/emulation`, token: connectionToken('erin'),
+    });
+    defer(() => client.disconnect());
+    const ctx = await connectClient(client);
+    assert.equal(ctx.transport, 'http_stream');
+    const sub = client.newSubscription('open:forwarded');
+    const log = recordEvents(sub, ['subscribed', 'publication']);
+    sub.subscribe();
+    await waitFor(() => log.of('subscribed').length === 1, { label: 'subscribed through node B' });
+    await sub.publish({ via: 'b' });
+    await waitFor(() => log.of('publication').length === 1, { label: 'own publication back on node A\'s stream' });
+    assert.deepEqual(log.of('publication')[0].data, { via: 'b' });
+    const { nodes } = await api(a, 'info');
+    assert.equal(nodes[0].num_subs >= 1, true, 'the subscription lives on node A');
+  });
+
+  await t.test('/emulation naming a node that is not live is 404', async () => {
+    const { request } = require('./lib/server');
+    const r = await request(`${b.url}/emulation`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ node: 'no-such-node', session: 'x', data: '{}' }),
+    });
+    assert.equal(r.status, 404);
+    assert.match(JSON.parse(r.body).error.message, /unknown node "no-such-node"/);
   });
 });
