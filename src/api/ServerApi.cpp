@@ -564,14 +564,21 @@ Outcome onEveryNode(core::Node& node, const Params& p, std::string_view method,
   body += ",\"params\":";
   if (!json::compact(p.raw, body)) return apiError(err::kInternal, "params could not be re-encoded");
   body += '}';
-  std::optional<Outcome> failed;
+  // The callback may run now (memory broker) or later, on this thread, after
+  // this call answered (Redis): it reaches the answer only while it waits.
+  struct Pending {
+    bool waiting = true;
+    std::optional<std::string> failure;
+  };
+  auto pending = std::make_shared<Pending>();
   node.control().send("api", "", std::move(body),
-                      [&failed, m = std::string(method)](bool, const broker::BrokerError* e) {
+                      [pending, m = std::string(method)](bool, const broker::BrokerError* e) {
                         if (!e) return;
                         spdlog::warn("server API: {} not sent to the other nodes: {}", m, e->message);
-                        failed = apiError(err::kInternal, "not sent to the other nodes: " + e->message);
+                        if (pending->waiting) pending->failure = e->message;
                       });
-  if (failed) return *failed;
+  pending->waiting = false;
+  if (pending->failure) return apiError(err::kInternal, "not sent to the other nodes: " + *pending->failure);
   return o;
 }
 

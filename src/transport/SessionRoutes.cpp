@@ -113,11 +113,21 @@ void forwardEmulation(http::HttpContext& ctx, core::Node& node, EmulationRequest
   body += ",\"data\":";
   protocol::writeString(body, req.data);
   body += '}';
-  std::string failure;
-  node.control().send("emulation", req.node, std::move(body), [&failure](bool, const broker::BrokerError* e) {
-    if (e) failure = e->message;
+  // The callback may run now (memory broker) or later on this thread, after
+  // the answer (Redis): it reaches the answer only while it waits.
+  struct Pending {
+    bool waiting = true;
+    std::string failure;
+  };
+  auto pending = std::make_shared<Pending>();
+  node.control().send("emulation", req.node, std::move(body), [pending](bool, const broker::BrokerError* e) {
+    if (!e) return;
+    if (pending->waiting) pending->failure = e->message;
+    else spdlog::warn("emulation: a request could not be forwarded: {}", e->message);
   });
-  if (!failure.empty()) return refuse(ctx, 503, "could not forward to node \"" + req.node + "\": " + failure);
+  pending->waiting = false;
+  if (!pending->failure.empty())
+    return refuse(ctx, 503, "could not forward to node \"" + req.node + "\": " + pending->failure);
   respondNoContent(ctx);
 }
 
