@@ -16,6 +16,7 @@
 #include "config/Config.h"
 #include "core/ControlChannel.h"
 #include "core/Hub.h"
+#include "core/SessionOps.h"
 #include "http/OriginPolicy.h"
 
 namespace sb::core {
@@ -130,7 +131,11 @@ class Node {
     sessions_.forEach(w, std::forward<Fn>(fn));
   }
 
-  // The same for UserStreams (loop thread of worker `w` only).
+  // Worker `w`'s table of sessions with broker answers outstanding
+  // (core/SessionOps.h); loop thread of worker `w` only.
+  SessionOpTable& sessionOps(size_t w) { return sessionOps_[w]; }
+
+  // Each worker's UserStreams, as its sessions above (loop thread of worker `w` only).
   void attachStream(size_t w, UserStream* s) { streams_.attach(w, s); }
   void detachStream(size_t, UserStream* s) { PerWorkerList<UserStream>::detach(s); }
   template <class Fn>
@@ -155,6 +160,7 @@ class Node {
   std::chrono::steady_clock::time_point started_;
   PerWorkerList<ClientSession> sessions_;
   PerWorkerList<UserStream> streams_;
+  std::unique_ptr<SessionOpTable[]> sessionOps_;
 };
 
 }  // namespace sb::core
