@@ -549,45 +549,38 @@ Outcome doDisconnectLocal(core::Node& node, const Params& p) {
 // An action by user acts on this node's sessions, then goes to every other
 // node in a control message ("api": {"method","params"}) so that the user's
 // connections there get it too; each node checks the params again. Errors
-// of the local part answer at once; a control message the broker refused
-// answers error 100. A broker that answers later (Redis) is not waited for:
-// the message is queued on the connection, and a failure is logged.
-Outcome onEveryNode(core::Node& node, const Params& p, std::string_view method,
-                    Outcome (*local)(core::Node&, const Params&)) {
+// of the local part answer at once; the answer waits for the broker to take
+// the control message, and one it refused answers error 100 (the local part
+// has been done by then).
+void onEveryNode(core::Node& node, const Params& p, std::string_view method,
+                 Outcome (*local)(core::Node&, const Params&), Done done) {
   Outcome o = local(node, p);
-  if (!o.ok) return o;
+  if (!o.ok) return done(std::move(o));
   std::string body = "{\"method\":";
   protocol::writeString(body, method);
   body += ",\"params\":";
-  if (!json::compact(p.raw, body)) return apiError(err::kInternal, "params could not be re-encoded");
+  if (!json::compact(p.raw, body)) return done(apiError(err::kInternal, "params could not be re-encoded"));
   body += '}';
-  // The callback may run now (memory broker) or later, on this thread, after
-  // this call answered (Redis): it reaches the answer only while it waits.
-  struct Pending {
-    bool waiting = true;
-    std::optional<std::string> failure;
-  };
-  auto pending = std::make_shared<Pending>();
   node.control().send("api", "", std::move(body),
-                      [pending, m = std::string(method)](bool, const broker::BrokerError* e) {
-                        if (!e) return;
+                      [done = std::move(done), o = std::move(o), m = std::string(method)](
+                          bool, const broker::BrokerError* e) mutable {
+                        if (!e) return done(std::move(o));
                         spdlog::warn("server API: {} not sent to the other nodes: {}", m, e->message);
-                        if (pending->waiting) pending->failure = e->message;
+                        done(apiError(err::kInternal, "not sent to the other nodes: " + e->message));
                       });
-  pending->waiting = false;
-  if (pending->failure) return apiError(err::kInternal, "not sent to the other nodes: " + *pending->failure);
-  return o;
 }
 
-Outcome doSubscribe(core::Node& node, const Params& p) {
-  return onEveryNode(node, p, "subscribe", doSubscribeLocal);
+void doSubscribe(core::Node& node, const Params& p, Done done) {
+  onEveryNode(node, p, "subscribe", doSubscribeLocal, std::move(done));
 }
-Outcome doUnsubscribe(core::Node& node, const Params& p) {
-  return onEveryNode(node, p, "unsubscribe", doUnsubscribeLocal);
+void doUnsubscribe(core::Node& node, const Params& p, Done done) {
+  onEveryNode(node, p, "unsubscribe", doUnsubscribeLocal, std::move(done));
 }
-Outcome doRefresh(core::Node& node, const Params& p) { return onEveryNode(node, p, "refresh", doRefreshLocal); }
-Outcome doDisconnect(core::Node& node, const Params& p) {
-  return onEveryNode(node, p, "disconnect", doDisconnectLocal);
+void doRefresh(core::Node& node, const Params& p, Done done) {
+  onEveryNode(node, p, "refresh", doRefreshLocal, std::move(done));
+}
+void doDisconnect(core::Node& node, const Params& p, Done done) {
+  onEveryNode(node, p, "disconnect", doDisconnectLocal, std::move(done));
 }
 
 // Runs an "api" control message from another node on this node's sessions.
@@ -679,10 +672,10 @@ void answersAtOnce(core::Node& node, const Params& p, Done done) {
 const MethodDef kMethods[] = {
     {"publish", doPublish},
     {"broadcast", doBroadcast},
-    {"subscribe", answersAtOnce<doSubscribe>},
-    {"unsubscribe", answersAtOnce<doUnsubscribe>},
-    {"disconnect", answersAtOnce<doDisconnect>},
-    {"refresh", answersAtOnce<doRefresh>},
+    {"subscribe", doSubscribe},
+    {"unsubscribe", doUnsubscribe},
+    {"disconnect", doDisconnect},
+    {"refresh", doRefresh},
     {"presence", [](core::Node& n, const Params& p, Done d) { doPresence(n, p, false, std::move(d)); }},
     {"presence_stats", [](core::Node& n, const Params& p, Done d) { doPresence(n, p, true, std::move(d)); }},
     {"history", doHistory},

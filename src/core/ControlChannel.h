@@ -12,7 +12,7 @@
 //   {"v":1,"from":"<node uid>","to":"<node uid>"|"","kind":"<kind>","body":<JSON value>}
 // `to` empty = every node. Kinds: "info" (heartbeat, body = the node's
 // counts), "api" (body = {"method","params"}), "emulation" (body =
-// {"session","commands"}). Messages from other versions with unknown kinds
+// {"session","data"}). Messages from other versions with unknown kinds
 // are ignored; malformed ones are logged and dropped.
 #include <chrono>
 #include <cstdint>

@@ -100,9 +100,11 @@ void respondNoContent(http::HttpContext& ctx) {
 // An /emulation request for a session held by another node (the load
 // balancer sent it here): handed to that node in an "emulation" control
 // message, which gives the commands to the session as a local request would
-// (takeForwardedEmulation). 204 once the broker took the message (a broker
-// answering later, Redis, is not waited for: the message is queued); 404
-// when `req.node` names no live node; 503 when the broker refused it.
+// (takeForwardedEmulation). 204 once the broker took the message (whether
+// the session still lives there is not known here: commands for one that
+// ended are dropped, as its stream has ended too); 404 when `req.node` names
+// no live node; 413 when the message would be over the control channel's
+// limit; 503 when the broker refused it.
 void forwardEmulation(http::HttpContext& ctx, core::Node& node, EmulationRequest req) {
   if (!node.control().isLiveNode(req.node)) {
     return refuse(ctx, 404, "unknown node \"" + req.node + "\": no live node has this id (this node is \"" +
@@ -113,26 +115,30 @@ void forwardEmulation(http::HttpContext& ctx, core::Node& node, EmulationRequest
   body += ",\"data\":";
   protocol::writeString(body, req.data);
   body += '}';
-  // The callback may run now (memory broker) or later on this thread, after
-  // the answer (Redis): it reaches the answer only while it waits.
-  struct Pending {
-    bool waiting = true;
-    std::string failure;
-  };
-  auto pending = std::make_shared<Pending>();
-  node.control().send("emulation", req.node, std::move(body), [pending](bool, const broker::BrokerError* e) {
-    if (!e) return;
-    if (pending->waiting) pending->failure = e->message;
-    else spdlog::warn("emulation: a request could not be forwarded: {}", e->message);
-  });
-  pending->waiting = false;
-  if (!pending->failure.empty())
-    return refuse(ctx, 503, "could not forward to node \"" + req.node + "\": " + pending->failure);
-  respondNoContent(ctx);
+  // The envelope around the body is under 256 bytes (two 36-byte node ids).
+  if (body.size() + 256 > core::kMaxControlBytes) {
+    return refuse(ctx, 413, "the commands are too large to forward to node \"" + req.node + "\" (the control " +
+                                "channel carries at most " + std::to_string(core::kMaxControlBytes) + " bytes)");
+  }
+  http::DeferredResponse answer = ctx.session.defer(ctx.conn, ctx.req);
+  node.control().send("emulation", req.node, std::move(body),
+                      [answer, to = std::move(req.node)](bool, const broker::BrokerError* e) {
+                        if (!e) {
+                          http::Response res;
+                          res.status = 204;
+                          return answer.respond(std::move(res));
+                        }
+                        spdlog::warn("emulation: a request could not be forwarded to node {}: {}", to, e->message);
+                        answer.respond(http::Response::error(503, "could not forward to node \"" + to + "\": " +
+                                                                      e->message));
+                      });
 }
 
-// The receiving end of forwardEmulation, on the broker's event thread.
-void takeForwardedEmulation(EmulationRegistry& registry, const core::ControlMessage& m) {
+// The receiving end of forwardEmulation, on the broker's event thread (Redis:
+// worker 0's loop); the registry hands the commands to the session on its own
+// worker's loop. The sender is another node but the bytes are checked as a
+// client's would be: a malformed or oversized message is logged and dropped.
+void takeForwardedEmulation(EmulationRegistry& registry, size_t maxMessageSize, const core::ControlMessage& m) {
   std::string session, data;
   bool haveSession = false, haveData = false;
   protocol::json::ObjectReader r(m.body);
@@ -150,6 +156,11 @@ void takeForwardedEmulation(EmulationRegistry& registry, const core::ControlMess
   if (!r.ok() || !haveSession || !haveData || !current) {
     spdlog::warn("emulation: dropped a forwarded request from node {}: {}", m.from,
                  current ? "not {\"session\",\"data\"}" : "no event loop on this thread");
+    return;
+  }
+  if (data.size() > maxMessageSize) {
+    spdlog::warn("emulation: dropped a forwarded request from node {}: {} bytes of commands, over "
+                 "websocket.max_message_size ({})", m.from, data.size(), maxMessageSize);
     return;
   }
   auto outcome = registry.deliver(session, std::move(data), *current);
@@ -187,7 +198,9 @@ void serveEmulation(http::HttpContext& ctx, core::Node& node, const ws::WebSocke
 void registerSessionRoutes(http::Router& router, core::Node& node, const ws::WebSocketOptions& wsOptions) {
   auto registry = std::make_shared<EmulationRegistry>();
   node.control().setHandler("emulation",
-                            [registry](const core::ControlMessage& m) { takeForwardedEmulation(*registry, m); });
+                            [registry, maxMessageSize = wsOptions.maxMessageSize](const core::ControlMessage& m) {
+                              takeForwardedEmulation(*registry, maxMessageSize, m);
+                            });
   const http::OriginPolicy& origins = node.origins();
   const ws::WebSocketOptions& ws = wsOptions;
   http::addCorsRoute(router, origins, "/connection/sse", {"GET", "POST"}, [&node, &ws, registry](http::HttpContext& ctx) {
