@@ -108,7 +108,6 @@ test('nodes over the control channel', { skip: !haveRedis && 'redis-server not i
       { label: 'node A ended dave\'s expired connection' });
   });
 
-  // TODO: fails as of 29fc402 (forwarding not yet verified end to end).
   await t.test('an /emulation POST that lands on node B reaches the http_stream session on node A', async (t) => {
     const defer = cleanupStack(t);
     // The stream goes to node A; every later command (subscribe, publish,
@@ -128,6 +127,31 @@ test('nodes over the control channel', { skip: !haveRedis && 'redis-server not i
     assert.deepEqual(log.of('publication')[0].data, { via: 'b' });
     const { nodes } = await api(a, 'info');
     assert.equal(nodes[0].num_subs >= 1, true, 'the subscription lives on node A');
+    // Node B does not hold sessions of node A: it forwards (204) what it
+    // would refuse as an unknown session (404) if it served it itself.
+    const { request } = require('./lib/server');
+    const post = (body) => request(`${b.url}/emulation`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+    });
+    assert.equal((await post({ node: nodes[0].uid, session: 'not-a-session', data: '{}' })).status, 204);
+    assert.equal((await post({ session: 'not-a-session', data: '{}' })).status, 404);
+  });
+
+  await t.test('a disconnect by user called on node A ends the user\'s connections on both nodes', async (t) => {
+    const defer = cleanupStack(t);
+    const onA = newClient(a, { token: connectionToken('frank') });
+    const onB = newClient(b, { token: connectionToken('frank') });
+    defer(() => onA.disconnect());
+    defer(() => onB.disconnect());
+    const logA = recordEvents(onA, ['disconnected']);
+    const logB = recordEvents(onB, ['disconnected']);
+    await connectClient(onA);
+    await connectClient(onB);
+    assert.deepEqual(await api(a, 'disconnect', { user: 'frank', code: 3501, reason: 'everywhere' }), {});
+    await waitFor(() => logA.of('disconnected').length === 1 && logB.of('disconnected').length === 1,
+      { label: 'frank disconnected on node A and node B' });
+    assert.equal(logA.of('disconnected')[0].code, 3501);
+    assert.equal(logB.of('disconnected')[0].code, 3501);
   });
 
   await t.test('/emulation naming a node that is not live is 404', async () => {
@@ -138,5 +162,28 @@ test('nodes over the control channel', { skip: !haveRedis && 'redis-server not i
     });
     assert.equal(r.status, 404);
     assert.match(JSON.parse(r.body).error.message, /unknown node "no-such-node"/);
+  });
+
+  await t.test('a node killed with SIGKILL drops out of the others\' /api/info within the expiry', async () => {
+    const c = await startCentrifugo({ env, namespaces });
+    let uidC;
+    try {
+      uidC = (await api(c, 'info')).nodes[0].uid;
+      await waitFor(async () => (await api(a, 'info')).nodes.some((n) => n.uid === uidC),
+        { timeout: 8000, label: 'node C in node A\'s info' });
+    } finally {
+      await c.stop('SIGKILL');
+    }
+    // Expiry is 9.5 s after the last heartbeat (3 s apart).
+    const killed = Date.now();
+    await waitFor(async () => !(await api(a, 'info')).nodes.some((n) => n.uid === uidC),
+      { timeout: 12000, interval: 250, label: 'node C gone from node A\'s info' });
+    assert.ok(Date.now() - killed >= 4000, 'node C stays listed until its heartbeats are overdue');
+    const { request } = require('./lib/server');
+    const r = await request(`${a.url}/emulation`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ node: uidC, session: 'x', data: '{}' }),
+    });
+    assert.equal(r.status, 404, '/emulation for a session of the dead node');
   });
 });
