@@ -4,12 +4,17 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "../support/DeferredBroker.h"
+#include "api/ServerApi.h"
 #include "broker/MemoryBroker.h"
 #include "core/ControlChannel.h"
 #include "core/Node.h"
+#include "http/Router.h"
+#include "net/EventLoop.h"
 
 using namespace sb;
 using core::ControlMessage;
@@ -176,4 +181,67 @@ TEST_F(ControlChannelTest, SendRefusesOversizedMessagesAndSucceedsOnTheMemoryBro
                       });
   EXPECT_FALSE(ok);
   EXPECT_NE(problem.find("limit"), std::string::npos) << problem;
+}
+
+// The server API's actions by user with a broker that answers later (as
+// Redis does): the answer waits for the control message to the other nodes.
+class ControlApiTest : public ::testing::Test {
+ protected:
+  ControlApiTest() : broker(new testsupport::DeferredBroker()), node(config::Config{}, std::unique_ptr<broker::Broker>(broker), 1) {
+    node.hub().attachLoop(0, &loop);
+  }
+  net::EventLoop loop;
+  testsupport::DeferredBroker* broker;  // owned by node
+  core::Node node;
+  std::optional<api::ApiReply> last;
+};
+
+TEST_F(ControlApiTest, ActionByUserAnswersOnceTheControlMessageIsTaken) {
+  api::call(node, "disconnect", R"({"user":"u1","code":3501,"reason":"bye"})",
+            [this](api::ApiReply r) { last = std::move(r); });
+  EXPECT_FALSE(last.has_value());
+  ASSERT_EQ(broker->controlSent.size(), 1u);
+  std::string problem;
+  auto m = core::decodeControl(broker->controlSent[0], problem);
+  ASSERT_TRUE(m) << problem;
+  EXPECT_EQ(m->from, node.id());
+  EXPECT_EQ(m->to, "");
+  EXPECT_EQ(m->kind, "api");
+  EXPECT_EQ(m->body, R"({"method":"disconnect","params":{"user":"u1","code":3501,"reason":"bye"}})");
+  broker->runDeferred();
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->status, 200);
+  EXPECT_EQ(last->body, R"({"result":{}})");
+}
+
+TEST_F(ControlApiTest, RefusedControlMessageIsError100AndBadParamsSendNothing) {
+  broker->failNext("redis went away");
+  api::call(node, "unsubscribe", R"({"user":"u1","channel":"news"})", [this](api::ApiReply r) { last = std::move(r); });
+  EXPECT_FALSE(last.has_value());
+  broker->runDeferred();
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->body, R"({"error":{"code":100,"message":"not sent to the other nodes: redis went away"}})");
+
+  last.reset();
+  broker->controlSent.clear();
+  api::call(node, "subscribe", R"({"user":"u1"})", [this](api::ApiReply r) { last = std::move(r); });
+  ASSERT_TRUE(last.has_value());  // refused before anything is sent
+  EXPECT_EQ(last->status, 400);
+  EXPECT_TRUE(broker->controlSent.empty());
+}
+
+TEST_F(ControlApiTest, MalformedActionsFromOtherNodesAreDropped) {
+  // routes register the "api" handler; what it is given must never throw.
+  http::Router router;
+  api::registerRoutes(router, node);
+  for (std::string body : {"{}", R"({"method":"disconnect"})", R"({"method":"nope","params":{}})",
+                           R"({"method":"disconnect","params":{"user":5}})", R"({"method":"refresh","params":[1]})",
+                           R"("text")"}) {
+    EXPECT_NO_THROW(node.control().onControl(core::encodeControl({"other", "", "api", body}))) << body;
+  }
+  EXPECT_TRUE(broker->controlSent.empty());  // a forwarded action is not forwarded again
+  api::call(node, "refresh", R"({"user":"u1"})", [this](api::ApiReply r) { last = std::move(r); });
+  broker->runDeferred();
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->body, R"({"result":{}})");
 }
