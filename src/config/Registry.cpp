@@ -208,7 +208,8 @@ const KeyDef kKeys[] = {
     field<&Config::plain, &PlainConfig::heartbeat_interval>(
         "plain", "heartbeat_interval",
         "How often /sse writes a comment line (\": ping\") so proxies and load balancers do not close\n"
-        "a quiet stream. Whole seconds.")
+        "a quiet stream; each one also refreshes the stream's presence, so it must be shorter than\n"
+        "client.presence_ttl. Whole seconds.")
         .range(1000, kHour),
     field<&Config::plain, &PlainConfig::retry>(
         "plain", "retry",
@@ -597,6 +598,11 @@ void checkPresenceTtl(const Config& c) {
         "config: client.presence_ttl ({}) must be longer than client.ping_interval ({}): presence is refreshed "
         "at every ping, so entries would expire between refreshes",
         formatDuration(c.client.presence_ttl), formatDuration(c.client.ping_interval)));
+  if (c.client.presence_ttl <= c.plain.heartbeat_interval)
+    throw ConfigError(fmt::format(
+        "config: client.presence_ttl ({}) must be longer than plain.heartbeat_interval ({}): a plain /sse "
+        "stream refreshes its presence at every heartbeat, so entries would expire between refreshes",
+        formatDuration(c.client.presence_ttl), formatDuration(c.plain.heartbeat_interval)));
 }
 
 // [channel]'s own options; each namespace's are checked as it is read, where

@@ -628,7 +628,7 @@ recovery_max_publications = 11
 history_max_publications = 12
 command_rate = 5
 command_burst = 5
-presence_ttl = "11s"
+presence_ttl = "17s"
 allowed_origins = ["https://example.com", "https://*.example.org"]
 
 [channel]
@@ -680,7 +680,7 @@ history_meta_ttl = "1h"
   EXPECT_EQ(c.client.history_max_publications, 12);
   EXPECT_EQ(c.client.command_rate, 5);
   EXPECT_EQ(c.client.command_burst, 5);
-  EXPECT_EQ(c.client.presence_ttl, 11s);
+  EXPECT_EQ(c.client.presence_ttl, 17s);
   EXPECT_EQ(c.client.allowed_origins, (std::vector<std::string>{"https://example.com", "https://*.example.org"}));
 
   const auto& o = c.channel.options;
@@ -766,6 +766,8 @@ TEST(ConfigSections, Ranges) {
               HasSubstr("config: client.history_max_publications: expected an integer from 1 to 100000"));
   EXPECT_THAT(fileError("[client]\ncommand_rate = 0\n"),
               HasSubstr("config: client.command_rate: expected a positive integer, got 0"));
+  EXPECT_THAT(fileError("[client]\npresence_ttl = \"30s\"\nping_interval = \"10s\"\n[plain]\nheartbeat_interval = \"30s\"\n"),
+              HasSubstr("config: client.presence_ttl (30s) must be longer than plain.heartbeat_interval (30s)"));
   EXPECT_THAT(fileError("[client]\npresence_ttl = \"500ms\"\n"),
               HasSubstr("config: client.presence_ttl: expected a duration with a unit, like \"25s\", at least 1s"));
   EXPECT_THAT(fileError("[client]\nexpired_close_delay = \"2h\"\n"),
