@@ -9,11 +9,14 @@
 //   (c) kill -9 of Redis under the same load, restarted empty on the same
 //       port (new epoch): every client recovers everything or is told
 //       recovered:false, and all of them receive what is published after;
-//   (d) the chat through haproxy.
+//   (d) the chat (and the emulation transports) through haproxy.
+// (a2) checks the emulation transports (http_stream, sse + POST /emulation)
+// through nginx's sticky routing.
 // Skipped (with the reason) when redis-server, nginx or haproxy is missing.
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
+const { EventSource } = require('eventsource');
 const { startCluster, missingTools } = require('./lib/cluster');
 const { redisMode } = require('./lib/server');
 const {
@@ -121,6 +124,34 @@ async function chatScenario(t, cluster, count) {
   }
 }
 
+// The emulation transports (http_stream, sse + POST /emulation) through the
+// balancer: connect, subscribe, publish, presence.
+async function emulationScenario(t, cluster) {
+  // Without sticky routing a POST /emulation landing on another node is
+  // refused (404 unknown node) and the SDK cannot subscribe or publish.
+  const channel = 'chat:emulation';
+  const subs = [];
+  for (const [transport, path] of [['http_stream', '/connection/http_stream'], ['sse', '/connection/sse']]) {
+    for (let i = 0; i < 2; i++) {
+      const client = newClient([{ transport, endpoint: `${cluster.lb.url}${path}` }], {
+        token: connectionToken(`${transport}${i}`), emulationEndpoint: `${cluster.lb.url}/emulation`, eventsource: EventSource,
+      });
+      t.after(() => client.disconnect());
+      await connectClient(client, 8000);
+      const s = subscription(client, channel);
+      await subscribe(s.sub);
+      subs.push(s);
+    }
+  }
+  for (const [i, s] of subs.entries()) await s.sub.publish({ text: `emulated ${i}` });
+  const texts = subs.map((_, i) => `emulated ${i}`);
+  for (const [i, s] of subs.entries()) {
+    await waitFor(() => s.log.of('publication').length >= texts.length, { timeout: 5000, label: `emulation client ${i} receives all` });
+    assert.deepEqual(s.log.of('publication').map((p) => p.data.text), texts);
+  }
+  assert.deepEqual(await subs[0].sub.presenceStats(), { numClients: subs.length, numUsers: subs.length });
+}
+
 // Publishes {seq} to `channel` through `node`'s API at about `rate` per
 // second, one at a time (so offsets follow seq), until stop() is called.
 // Remembers which seqs the node accepted and when each was sent.
@@ -186,6 +217,10 @@ test('cluster: 3 nodes + Redis behind nginx', { skip }, async (t) => {
 
   await t.test('(a) chat through nginx: publications, presence and history are cluster-wide', async (t) => {
     await chatScenario(t, cluster, 6);
+  });
+
+  await t.test('(a2) emulation transports through nginx: the stream and its POST /emulation reach the same node', async (t) => {
+    await emulationScenario(t, cluster);
   });
 
   await t.test('(b) kill -9 of a node under load: its clients reconnect elsewhere and recover everything', async (t) => {
@@ -278,7 +313,8 @@ test('cluster: 3 nodes + Redis behind nginx', { skip }, async (t) => {
   });
 });
 
-test('cluster: the chat through haproxy', { skip }, async (t) => {
+test('cluster: the chat and the emulation transports through haproxy', { skip }, async (t) => {
   const cluster = await startCluster(t, { nodes: 3, lb: 'haproxy', namespaces: NAMESPACES });
   await chatScenario(t, cluster, 3);
+  await emulationScenario(t, cluster);
 });
