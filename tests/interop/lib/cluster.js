@@ -29,24 +29,34 @@ const { startCentrifugo } = require('./centrifuge');
 
 // ---------------------------------------------------------------- processes
 
-const children = new Set();
-process.on('exit', () => {
-  for (const c of children) { try { c.kill('SIGKILL'); } catch (e) { /* gone */ } }
-});
+// Every live child, with the signal that ends it at once and cleanly: nginx
+// must get SIGTERM (after a SIGKILL of its master the workers live on,
+// holding the port); nodes and redis are killed.
+const children = new Map();
+function killAllChildren() {
+  for (const [c, sig] of children) { try { c.kill(sig); } catch (e) { /* gone */ } }
+}
+function track(child, sig = 'SIGKILL') {
+  children.set(child, sig);
+  child.once('exit', () => children.delete(child));
+}
+process.on('exit', killAllChildren);
+// A test runner that stops this process with a signal (timeout, Ctrl-C)
+// skips 'exit' handlers: kill the children, then die of the same signal.
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(sig, () => { killAllChildren(); process.kill(process.pid, sig); });
+}
 
 // Spawns a long-running child, remembers it for the exit hook and collects
 // its output. `exited` resolves with {code, signal}.
-function spawnChild(cmd, args, opts = {}) {
+function spawnChild(cmd, args, { stopSignal = 'SIGKILL', ...opts } = {}) {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
-  children.add(child);
+  track(child, stopSignal);
   let output = '';
   const keep = (d) => { output = (output + d).slice(-20000); };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => {
-    children.delete(child);
-    resolve({ code, signal });
-  }));
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   child.on('error', () => {});
   return { child, exited, get output() { return output; } };
 }
@@ -136,6 +146,7 @@ async function startNode({ redisAddress, prefix, namespaces = null, env = {}, po
   const node = { name, port, server: null };
   node.start = async () => {
     node.server = await startCentrifugo({ env: fullEnv, namespaces, port: node.port });
+    track(node.server.child);
     node.port = node.server.port;
     node.url = node.server.url;
     node.endpoint = node.server.endpoint;
@@ -193,11 +204,12 @@ async function startBalancer(kind, backends, { port = 0 } = {}) {
   if (kind === 'nginx') {
     const file = path.join(dir, 'nginx.conf');
     fs.writeFileSync(file, nginxConfig(lbPort, backends));
-    p = spawnChild(which('nginx'), ['-p', `${dir}/`, '-c', file, '-e', path.join(dir, 'error.log'), '-g', 'daemon off;']);
+    p = spawnChild(which('nginx'), ['-p', `${dir}/`, '-c', file, '-e', path.join(dir, 'error.log'), '-g', 'daemon off;'],
+      { stopSignal: 'SIGTERM' });
   } else if (kind === 'haproxy') {
     const file = path.join(dir, 'haproxy.cfg');
     fs.writeFileSync(file, haproxyConfig(lbPort, backends));
-    p = spawnChild(which('haproxy'), ['-f', file, '-db']);
+    p = spawnChild(which('haproxy'), ['-f', file, '-db'], { stopSignal: 'SIGTERM' });
   } else {
     throw new Error(`unknown load balancer ${kind}`);
   }
