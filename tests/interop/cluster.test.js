@@ -11,17 +11,18 @@
 //       recovered:false, and all of them receive what is published after;
 //   (d) the chat (and the emulation transports) through haproxy.
 // (a2) checks the emulation transports (http_stream, sse + POST /emulation)
-// through nginx's sticky routing.
+// through nginx's sticky routing, (a3) that a /poll cursor from one node
+// works on the others.
 // Skipped (with the reason) when redis-server, nginx or haproxy is missing.
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { EventSource } = require('eventsource');
 const { startCluster, missingTools } = require('./lib/cluster');
-const { redisMode } = require('./lib/server');
 const {
   sleep, waitFor, nextEvent, recordEvents, connectionToken, api, newClient, connectClient,
 } = require('./lib/centrifuge');
+const { redisMode, request } = require('./lib/server');
 
 const NAMESPACES = [
   {
@@ -221,6 +222,25 @@ test('cluster: 3 nodes + Redis behind nginx', { skip }, async (t) => {
 
   await t.test('(a2) emulation transports through nginx: the stream and its POST /emulation reach the same node', async (t) => {
     await emulationScenario(t, cluster);
+  });
+
+  await t.test('(a3) a /poll cursor from one node works on any other (no stickiness needed)', async () => {
+    const channel = 'chat:poll';
+    const headers = { Authorization: `Bearer ${connectionToken('poller')}` };
+    const poll = async (base, query) => {
+      const r = await request(`${base}/poll?channel=${encodeURIComponent(channel)}&timeout=0${query}`, { headers });
+      assert.equal(r.status, 200, r.body);
+      return JSON.parse(r.body);
+    };
+    const [n1, n2, n3] = cluster.nodes;
+    await api(n2.server, 'publish', { channel, data: { n: 0 } });
+    const start = await poll(n1.url, '');
+    for (let n = 1; n <= 3; n++) await api(n2.server, 'publish', { channel, data: { n } });
+    for (const base of [n3.url, cluster.lb.url]) {
+      const r = await poll(base, `&since=${encodeURIComponent(start.position)}`);
+      assert.deepEqual(r.publications.map((p) => p.data.n), [1, 2, 3], `poll on ${base}`);
+      assert.equal(r.resets, undefined);
+    }
   });
 
   await t.test('(b) kill -9 of a node under load: its clients reconnect elsewhere and recover everything', async (t) => {
