@@ -65,6 +65,7 @@ using Done = std::function<void(Outcome)>;
 
 // The request's members by name (last one wins), or an error message.
 struct Params {
+  std::string_view raw;  // the object's text (what parseParams read)
   std::vector<json::Member> members;
   const json::Member* find(std::string_view key) const {
     const json::Member* found = nullptr;
@@ -83,6 +84,7 @@ std::optional<std::string> parseParams(std::string_view body, Params& p) {
   std::string error;
   if (!json::validate(trimmed, &error)) return "malformed JSON: " + error;
   if (trimmed.front() != '{') return std::string("request body must be a JSON object");
+  p.raw = trimmed;
   json::ObjectReader r(trimmed);
   json::Member m;
   while (r.next(m)) p.members.push_back(m);
@@ -444,7 +446,7 @@ std::optional<Outcome> userChannelParams(core::Node& node, const Params& p, std:
   return checkChannel(node, *channel);
 }
 
-Outcome doSubscribe(core::Node& node, const Params& p) {
+Outcome doSubscribeLocal(core::Node& node, const Params& p) {
   std::optional<Target> target;
   std::optional<std::string> channel;
   if (auto refused = userChannelParams(node, p, target, channel)) return *refused;
@@ -460,7 +462,7 @@ Outcome doSubscribe(core::Node& node, const Params& p) {
   return result("{}");
 }
 
-Outcome doUnsubscribe(core::Node& node, const Params& p) {
+Outcome doUnsubscribeLocal(core::Node& node, const Params& p) {
   std::optional<Target> target;
   std::optional<std::string> channel;
   if (auto refused = userChannelParams(node, p, target, channel)) return *refused;
@@ -469,7 +471,7 @@ Outcome doUnsubscribe(core::Node& node, const Params& p) {
   return result("{}");
 }
 
-Outcome doRefresh(core::Node& node, const Params& p) {
+Outcome doRefreshLocal(core::Node& node, const Params& p) {
   std::string error;
   auto target = targetParams(p, error);
   if (!target) return badRequest(error);
@@ -486,7 +488,7 @@ Outcome doRefresh(core::Node& node, const Params& p) {
   return result("{}");
 }
 
-Outcome doDisconnect(core::Node& node, const Params& p) {
+Outcome doDisconnectLocal(core::Node& node, const Params& p) {
   std::string error;
   auto target = targetParams(p, error);
   if (!target) return badRequest(error);
@@ -544,6 +546,67 @@ Outcome doDisconnect(core::Node& node, const Params& p) {
   return result("{}");
 }
 
+// An action by user acts on this node's sessions, then goes to every other
+// node in a control message ("api": {"method","params"}) so that the user's
+// connections there get it too; each node checks the params again. Errors
+// of the local part answer at once; the answer waits for the broker to take
+// the control message, and one it refused answers error 100 (the local part
+// has been done by then).
+void onEveryNode(core::Node& node, const Params& p, std::string_view method,
+                 Outcome (*local)(core::Node&, const Params&), Done done) {
+  Outcome o = local(node, p);
+  if (!o.ok) return done(std::move(o));
+  std::string body = "{\"method\":";
+  protocol::writeString(body, method);
+  body += ",\"params\":";
+  if (!json::compact(p.raw, body)) return done(apiError(err::kInternal, "params could not be re-encoded"));
+  body += '}';
+  node.control().send("api", "", std::move(body),
+                      [done = std::move(done), o = std::move(o), m = std::string(method)](
+                          bool, const broker::BrokerError* e) mutable {
+                        if (!e) return done(std::move(o));
+                        spdlog::warn("server API: {} not sent to the other nodes: {}", m, e->message);
+                        done(apiError(err::kInternal, "not sent to the other nodes: " + e->message));
+                      });
+}
+
+void doSubscribe(core::Node& node, const Params& p, Done done) {
+  onEveryNode(node, p, "subscribe", doSubscribeLocal, std::move(done));
+}
+void doUnsubscribe(core::Node& node, const Params& p, Done done) {
+  onEveryNode(node, p, "unsubscribe", doUnsubscribeLocal, std::move(done));
+}
+void doRefresh(core::Node& node, const Params& p, Done done) {
+  onEveryNode(node, p, "refresh", doRefreshLocal, std::move(done));
+}
+void doDisconnect(core::Node& node, const Params& p, Done done) {
+  onEveryNode(node, p, "disconnect", doDisconnectLocal, std::move(done));
+}
+
+// Runs an "api" control message from another node on this node's sessions.
+void runFromOtherNode(core::Node& node, const core::ControlMessage& m) {
+  Params body;
+  if (auto e = parseParams(m.body, body)) {
+    spdlog::warn("server API: dropped an action from node {}: {}", m.from, *e);
+    return;
+  }
+  const json::Member* method = body.find("method");
+  const json::Member* params = body.find("params");
+  auto name = method ? json::asString(method->raw) : std::nullopt;
+  Outcome (*local)(core::Node&, const Params&) = nullptr;
+  if (name == "subscribe") local = doSubscribeLocal;
+  else if (name == "unsubscribe") local = doUnsubscribeLocal;
+  else if (name == "refresh") local = doRefreshLocal;
+  else if (name == "disconnect") local = doDisconnectLocal;
+  Params p;
+  if (!local || !params || parseParams(params->raw, p)) {
+    spdlog::warn("server API: dropped an action from node {}: unknown method or no params", m.from);
+    return;
+  }
+  Outcome o = local(node, p);
+  if (!o.ok) spdlog::warn("server API: {} from node {} failed here: {}", *name, m.from, o.json);
+}
+
 Outcome doChannels(core::Node& node, const Params& p) {
   std::string error, pattern;
   if (!optionalString(p, "pattern", pattern, error)) return badRequest(error);
@@ -561,24 +624,29 @@ Outcome doChannels(core::Node& node, const Params& p) {
   return result(std::move(out));
 }
 
+// Every live node: this one with fresh counts and its own statistics, the
+// others as their last heartbeat said (ControlChannel).
 Outcome doInfo(core::Node& node, const Params&) {
-  auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - node.started());
-  std::string out = "{\"nodes\":[{\"uid\":";
-  protocol::writeString(out, node.id());
-  out += ",\"name\":";
-  protocol::writeString(out, node.id().substr(0, 8));
-  out += ",\"version\":\"" SB_VERSION "\"";
-  out += ",\"num_clients\":" + std::to_string(node.stats().clients.load());
-  out += ",\"num_channels\":" + std::to_string(node.hub().channelCount());
-  out += ",\"num_subs\":" + std::to_string(node.hub().stats().subscriptions.load());
-  out += ",\"uptime\":" + std::to_string(uptime.count());
-  out += ",\"broker\":";
-  protocol::writeString(out, node.broker().name());
-  out += ",\"publications\":" + std::to_string(node.hub().stats().publications.load());
-  out += ",\"deliveries\":" + std::to_string(node.hub().stats().deliveries.load());
-  out += ",\"frames_encoded\":" + std::to_string(node.hub().stats().framesEncoded.load());
-  out += "}]}";
-  return result(out);
+  std::string out = "{\"nodes\":[";
+  auto nodes = node.control().nodes();
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const core::NodeInfo& n = nodes[i];
+    std::string one = core::encodeNodeInfo(n);
+    if (i == 0) {  // this node: what only it knows
+      one.pop_back();
+      one += ",\"broker\":";
+      protocol::writeString(one, node.broker().name());
+      one += ",\"publications\":" + std::to_string(node.hub().stats().publications.load());
+      one += ",\"deliveries\":" + std::to_string(node.hub().stats().deliveries.load());
+      one += ",\"frames_encoded\":" + std::to_string(node.hub().stats().framesEncoded.load());
+      one += '}';
+    } else {
+      out += ',';
+    }
+    out += one;
+  }
+  out += "]}";
+  return result(std::move(out));
 }
 
 // Constant-time key comparison.
@@ -604,10 +672,10 @@ void answersAtOnce(core::Node& node, const Params& p, Done done) {
 const MethodDef kMethods[] = {
     {"publish", doPublish},
     {"broadcast", doBroadcast},
-    {"subscribe", answersAtOnce<doSubscribe>},
-    {"unsubscribe", answersAtOnce<doUnsubscribe>},
-    {"disconnect", answersAtOnce<doDisconnect>},
-    {"refresh", answersAtOnce<doRefresh>},
+    {"subscribe", doSubscribe},
+    {"unsubscribe", doUnsubscribe},
+    {"disconnect", doDisconnect},
+    {"refresh", doRefresh},
     {"presence", [](core::Node& n, const Params& p, Done d) { doPresence(n, p, false, std::move(d)); }},
     {"presence_stats", [](core::Node& n, const Params& p, Done d) { doPresence(n, p, true, std::move(d)); }},
     {"history", doHistory},
@@ -879,6 +947,7 @@ ApiReply callLegacy(core::Node& node, std::string_view body) {
 }
 
 void registerRoutes(http::Router& router, core::Node& node) {
+  node.control().setHandler("api", [&node](const core::ControlMessage& m) { runFromOtherNode(node, m); });
   // Authenticates, then answers with `handle`'s reply.
   // `name` labels the call in /metrics.
   auto route = [&router, &node](std::string path, std::string name, auto handle) {

@@ -186,6 +186,8 @@ void Server::start() {
     for (auto& w : workers_) redisBroker_->attachLoop(w->loop());
     if (apiWorker_) redisBroker_->attachLoop(apiWorker_->loop());
   }
+  // Heartbeats to the other nodes (/api/info) from worker 0's loop.
+  node_->control().start(workers_[0]->loop());
   for (auto& w : workers_) w->start();
   if (apiWorker_) apiWorker_->start();
   if (memoryBroker_) sweeper_ = std::thread([this] { runSweeper(); });

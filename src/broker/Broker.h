@@ -96,6 +96,11 @@ class BrokerEventHandler {
   // other connections are still coming back: retry it, or treat the gap as
   // unrecoverable. The memory broker never calls it.
   virtual void onResubscribed(std::string_view /*channel*/) {}
+  // A control message published by any node (this one included) with
+  // Broker::publishControl: node heartbeats, API actions by user, forwarded
+  // /emulation requests (core/ControlChannel). Untrusted bytes: the receiver
+  // validates them. Any thread (Redis: worker 0's).
+  virtual void onControl(std::string_view /*payload*/) {}
 };
 
 template <class T>
@@ -145,6 +150,17 @@ class Broker {
   virtual void presence(std::string_view channel,
                         Callback<std::unordered_map<std::string, ClientInfo>> done) = 0;
   virtual void presenceStats(std::string_view channel, Callback<PresenceStats> done) = 0;
+
+  // Sends `payload` to every node's BrokerEventHandler::onControl (this node's
+  // too, when the engine carries messages between nodes). `done` says whether
+  // the engine accepted it (Redis: PUBLISH answered). Default, for an engine
+  // that serves one node only (memory): there is no other node, nothing is
+  // delivered, and `done` runs at once with success; the caller acts on its
+  // own node directly.
+  virtual void publishControl(std::string payload, Callback<bool> done) {
+    (void)payload;
+    if (done) done(true, nullptr);
+  }
 
   // Channels with history or presence currently held (for /api/info and metrics).
   virtual size_t channelCount() const = 0;

@@ -337,6 +337,9 @@ class RedisBroker::PubSub final : public RedisConnection::Observer {
 
   void onRedisReady(RedisConnection&) override {
     broker_.pubsubReady_.store(true, std::memory_order_relaxed);
+    // Control messages between nodes (publishControl) on a topic of their own.
+    std::string control[] = {broker_.controlTopic()};
+    conn_->pubsub("SUBSCRIBE", control);
     std::vector<std::string> topics;
     std::vector<Waiter> cancelled;
     {
@@ -389,6 +392,11 @@ class RedisBroker::PubSub final : public RedisConnection::Observer {
   void onRedisPush(RedisConnection&, const redisReply& reply) override {
     if (reply.type != REDIS_REPLY_ARRAY || reply.elements < 3) return;
     std::string_view kind = text(reply.element[0]);
+    if (text(reply.element[1]) == broker_.controlTopic()) {
+      if (kind != "message") return;
+      if (BrokerEventHandler* handler = broker_.handler_.load()) handler->onControl(text(reply.element[2]));
+      return;
+    }
     std::optional<std::string_view> channel = broker_.channelOfTopic(text(reply.element[1]));
     if (!channel) return;
     if (kind == "message") {
@@ -511,7 +519,8 @@ class RedisBroker::PubSub final : public RedisConnection::Observer {
 
 // ---- the broker ------------------------------------------------------------
 
-RedisBroker::RedisBroker(RedisBrokerOptions options) : options_(std::move(options)) {
+RedisBroker::RedisBroker(RedisBrokerOptions options)
+    : options_(std::move(options)), controlTopic_(options_.prefix + ":control") {
   std::string problem;
   auto address = parseRedisAddress(options_.address, &problem);
   if (!address) throw std::invalid_argument("redis broker: bad address: " + problem);
@@ -760,6 +769,21 @@ void RedisBroker::publishLeave(std::string_view channel, const ClientInfo& info)
   std::vector<std::string> argv{"PUBLISH", topic(channel), rediscodec::leaveMessage(info)};
   dispatch<bool>(nullptr, [argv = std::move(argv)](RedisConnection& conn, Callback<bool>) {
     conn.command(argv, nullptr);
+  });
+}
+
+void RedisBroker::publishControl(std::string payload, Callback<bool> done) {
+  std::vector<std::string> argv{"PUBLISH", controlTopic(), std::move(payload)};
+  dispatch<bool>(std::move(done), [argv = std::move(argv)](RedisConnection& conn, Callback<bool> reply) {
+    conn.command(argv, [reply](const redisReply* r, const BrokerError* e) {
+      if (!reply) return;
+      if (e) return reply(false, e);
+      if (isError(r)) {
+        BrokerError error{"redis broker: PUBLISH control: " + std::string(text(r)), true};
+        return reply(false, &error);
+      }
+      reply(true, nullptr);
+    });
   });
 }
 

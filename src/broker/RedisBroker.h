@@ -101,6 +101,9 @@ class RedisBroker final : public Broker {
                Callback<PublishResult> done) override;
   void publishJoin(std::string_view channel, const ClientInfo& info) override;
   void publishLeave(std::string_view channel, const ClientInfo& info) override;
+  // PUBLISH on "<prefix>:control", which every node's pub/sub connection
+  // subscribes from its start (and again after each reconnect).
+  void publishControl(std::string payload, Callback<bool> done) override;
 
   // Same choice of publications and the same sinceRetained as MemoryBroker
   // (see MemoryBroker::history), read from the channel's stream.
@@ -130,6 +133,7 @@ class RedisBroker final : public Broker {
   // Key and topic names (docs/scaling.md): "<prefix>:{<channel>}:<suffix>".
   std::string key(std::string_view channel, std::string_view suffix) const;
   std::string topic(std::string_view channel) const;
+  const std::string& controlTopic() const { return controlTopic_; }
 
  private:
   struct LoopSlot;
@@ -159,6 +163,7 @@ class RedisBroker final : public Broker {
   static std::string newEpoch();
 
   RedisBrokerOptions options_;
+  std::string controlTopic_;  // "<prefix>:control"
   RedisAddress address_;
   Script publishScript_, historyScript_, addPresenceScript_, removePresenceScript_, presenceScript_,
       presenceStatsScript_;

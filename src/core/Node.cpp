@@ -6,6 +6,8 @@
 #include <cstring>
 #include <random>
 
+#include <unistd.h>
+
 #include "core/ClientSession.h"
 
 namespace sb::core {
@@ -15,6 +17,12 @@ std::string randomNodeId() {
   char id[36];
   Node::newClientId(id);
   return std::string(id, 36);
+}
+
+std::string nodeName(const std::string& id) {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0 || host[0] == 0) std::strcpy(host, "localhost");
+  return std::string(host) + "/" + id.substr(0, 8);
 }
 }  // namespace
 
@@ -26,6 +34,8 @@ Node::Node(const config::Config& cfg, std::unique_ptr<broker::Broker> broker, si
       broker_(std::move(broker)),
       hub_(*broker_, workers),
       id_(randomNodeId()),
+      name_(nodeName(id_)),
+      control_(std::make_unique<ControlChannel>(*this, *broker_, hub_)),
       started_(std::chrono::steady_clock::now()),
       sessions_(workers),
       streams_(workers),

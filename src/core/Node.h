@@ -14,6 +14,7 @@
 #include "auth/TokenVerifier.h"
 #include "broker/Broker.h"
 #include "config/Config.h"
+#include "core/ControlChannel.h"
 #include "core/Hub.h"
 #include "core/SessionOps.h"
 #include "http/OriginPolicy.h"
@@ -107,6 +108,10 @@ class Node {
   Hub& hub() { return hub_; }
   SessionStats& stats() { return stats_; }
   const std::string& id() const { return id_; }
+  // Shown in /api/info: "<hostname>/<first 8 characters of the id>".
+  const std::string& name() const { return name_; }
+  // The control channel to the other nodes (ControlChannel.h).
+  ControlChannel& control() { return *control_; }
   std::chrono::steady_clock::time_point started() const { return started_; }
 
   // Publishes with the history options of the channel's namespace.
@@ -150,6 +155,8 @@ class Node {
   Hub hub_;
   SessionStats stats_;
   std::string id_;
+  std::string name_;
+  std::unique_ptr<ControlChannel> control_;  // after hub_: it passes channel events on to it
   std::chrono::steady_clock::time_point started_;
   PerWorkerList<ClientSession> sessions_;
   PerWorkerList<UserStream> streams_;

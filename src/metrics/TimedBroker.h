@@ -37,6 +37,9 @@ class TimedBroker final : public broker::Broker {
   void publishLeave(std::string_view channel, const broker::ClientInfo& info) override {
     inner_->publishLeave(channel, info);
   }
+  void publishControl(std::string payload, broker::Callback<bool> done) override {
+    inner_->publishControl(std::move(payload), std::move(done));
+  }
   void history(std::string_view channel, const broker::HistoryRequest& req,
                broker::Callback<broker::HistoryResult> done) override {
     inner_->history(channel, req, timed(BrokerOp::History, std::move(done)));

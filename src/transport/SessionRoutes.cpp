@@ -6,6 +6,7 @@
 #include "http/HttpSession.h"
 #include "net/Worker.h"
 #include "protocol/Codec.h"
+#include "protocol/Json.h"
 #include "transport/EmulationRegistry.h"
 #include "transport/SessionFraming.h"
 #include "transport/SessionStream.h"
@@ -90,6 +91,84 @@ void serveUniStream(http::HttpContext& ctx, core::Node& node, const ws::WebSocke
   openSessionStream(ctx, node, kind, nullptr, [&](SessionStream& s) { s.connect(std::move(req)); });
 }
 
+void respondNoContent(http::HttpContext& ctx) {
+  http::Response res;
+  res.status = 204;
+  ctx.session.respond(ctx.conn, ctx.req, std::move(res));
+}
+
+// An /emulation request for a session held by another node (the load
+// balancer sent it here): handed to that node in an "emulation" control
+// message, which gives the commands to the session as a local request would
+// (takeForwardedEmulation). 204 once the broker took the message (whether
+// the session still lives there is not known here: commands for one that
+// ended are dropped, as its stream has ended too); 404 when `req.node` names
+// no live node; 413 when the message would be over the control channel's
+// limit; 503 when the broker refused it.
+void forwardEmulation(http::HttpContext& ctx, core::Node& node, EmulationRequest req) {
+  if (!node.control().isLiveNode(req.node)) {
+    return refuse(ctx, 404, "unknown node \"" + req.node + "\": no live node has this id (this node is \"" +
+                                node.id() + "\")");
+  }
+  std::string body = "{\"session\":";
+  protocol::writeString(body, req.session);
+  body += ",\"data\":";
+  protocol::writeString(body, req.data);
+  body += '}';
+  // The envelope around the body is under 256 bytes (two 36-byte node ids).
+  if (body.size() + 256 > core::kMaxControlBytes) {
+    return refuse(ctx, 413, "the commands are too large to forward to node \"" + req.node + "\" (the control " +
+                                "channel carries at most " + std::to_string(core::kMaxControlBytes) + " bytes)");
+  }
+  http::DeferredResponse answer = ctx.session.defer(ctx.conn, ctx.req);
+  node.control().send("emulation", req.node, std::move(body),
+                      [answer, to = std::move(req.node)](bool, const broker::BrokerError* e) {
+                        if (!e) {
+                          http::Response res;
+                          res.status = 204;
+                          return answer.respond(std::move(res));
+                        }
+                        spdlog::warn("emulation: a request could not be forwarded to node {}: {}", to, e->message);
+                        answer.respond(http::Response::error(503, "could not forward to node \"" + to + "\": " +
+                                                                      e->message));
+                      });
+}
+
+// The receiving end of forwardEmulation, on the broker's event thread (Redis:
+// worker 0's loop); the registry hands the commands to the session on its own
+// worker's loop. The sender is another node but the bytes are checked as a
+// client's would be: a malformed or oversized message is logged and dropped.
+void takeForwardedEmulation(EmulationRegistry& registry, size_t maxMessageSize, const core::ControlMessage& m) {
+  std::string session, data;
+  bool haveSession = false, haveData = false;
+  protocol::json::ObjectReader r(m.body);
+  protocol::json::Member member;
+  while (r.next(member)) {
+    if (member.key == "session") {
+      auto v = protocol::json::asString(member.raw);
+      if (v) session = std::move(*v), haveSession = true;
+    } else if (member.key == "data") {
+      auto v = protocol::json::asString(member.raw);
+      if (v) data = std::move(*v), haveData = true;
+    }
+  }
+  net::EventLoop* current = net::EventLoop::current();
+  if (!r.ok() || !haveSession || !haveData || !current) {
+    spdlog::warn("emulation: dropped a forwarded request from node {}: {}", m.from,
+                 current ? "not {\"session\",\"data\"}" : "no event loop on this thread");
+    return;
+  }
+  if (data.size() > maxMessageSize) {
+    spdlog::warn("emulation: dropped a forwarded request from node {}: {} bytes of commands, over "
+                 "websocket.max_message_size ({})", m.from, data.size(), maxMessageSize);
+    return;
+  }
+  auto outcome = registry.deliver(session, std::move(data), *current);
+  if (outcome != EmulationRegistry::Delivery::Accepted)
+    spdlog::debug("emulation: a request forwarded by node {} found session {} {}", m.from, session,
+                  outcome == EmulationRegistry::Delivery::Busy ? "busy" : "gone");
+}
+
 void serveEmulation(http::HttpContext& ctx, core::Node& node, const ws::WebSocketOptions& ws,
                     EmulationRegistry& registry) {
   if (http::iequals(ctx.req.header("Content-Type"), "application/octet-stream")) {
@@ -99,20 +178,14 @@ void serveEmulation(http::HttpContext& ctx, core::Node& node, const ws::WebSocke
   if (std::string problem = parseEmulationRequest(ctx.req.body, req); !problem.empty()) {
     return refuse(ctx, 400, problem);
   }
-  if (!req.node.empty() && req.node != node.id()) {
-    return refuse(ctx, 404, "unknown node \"" + req.node + "\": this node is \"" + node.id() + "\"");
-  }
   if (req.data.size() > ws.maxMessageSize) {
     return refuse(ctx, 413, "the commands are larger than websocket.max_message_size (" +
                                 std::to_string(ws.maxMessageSize) + " bytes)");
   }
+  if (!req.node.empty() && req.node != node.id()) return forwardEmulation(ctx, node, std::move(req));
   switch (registry.deliver(req.session, std::move(req.data), ctx.conn.loop())) {
-    case EmulationRegistry::Delivery::Accepted: {
-      http::Response res;
-      res.status = 204;
-      ctx.session.respond(ctx.conn, ctx.req, std::move(res));
-      return;
-    }
+    case EmulationRegistry::Delivery::Accepted:
+      return respondNoContent(ctx);
     case EmulationRegistry::Delivery::UnknownSession:
       return refuse(ctx, 404, "unknown session \"" + req.session + "\": it has ended (reconnect)");
     case EmulationRegistry::Delivery::Busy:
@@ -124,6 +197,10 @@ void serveEmulation(http::HttpContext& ctx, core::Node& node, const ws::WebSocke
 
 void registerSessionRoutes(http::Router& router, core::Node& node, const ws::WebSocketOptions& wsOptions) {
   auto registry = std::make_shared<EmulationRegistry>();
+  node.control().setHandler("emulation",
+                            [registry, maxMessageSize = wsOptions.maxMessageSize](const core::ControlMessage& m) {
+                              takeForwardedEmulation(*registry, maxMessageSize, m);
+                            });
   const http::OriginPolicy& origins = node.origins();
   const ws::WebSocketOptions& ws = wsOptions;
   http::addCorsRoute(router, origins, "/connection/sse", {"GET", "POST"}, [&node, &ws, registry](http::HttpContext& ctx) {

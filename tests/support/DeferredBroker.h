@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "broker/MemoryBroker.h"
 
@@ -85,6 +86,13 @@ class DeferredBroker final : public broker::Broker {
     if (auto f = takeFailure()) return fail<broker::PresenceStats>(std::move(done), *f);
     inner_.presenceStats(channel, wrap(std::move(done)));
   }
+  // Control messages are kept (controlSent) and answered like the rest.
+  void publishControl(std::string payload, broker::Callback<bool> done) override {
+    controlSent.push_back(std::move(payload));
+    if (auto f = takeFailure()) return fail<bool>(std::move(done), *f);
+    complete<bool>(std::move(done), true, nullptr);
+  }
+  std::vector<std::string> controlSent;
   size_t channelCount() const override { return inner_.channelCount(); }
   const char* name() const override { return "deferred-memory"; }
 

@@ -16,11 +16,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -260,6 +262,9 @@ class LoopedRedisBroker final : public Broker {
   }
   void presenceStats(std::string_view channel, Callback<PresenceStats> done) override {
     broker_.presenceStats(channel, std::move(done));
+  }
+  void publishControl(std::string payload, Callback<bool> done) override {
+    broker_.publishControl(std::move(payload), std::move(done));
   }
   size_t channelCount() const override { return broker_.channelCount(); }
   const char* name() const override { return broker_.name(); }
@@ -744,6 +749,59 @@ TEST_F(RedisBrokerTest, RedisRestartFailsFastThenResubscribesAndReportsTheGap) {
   EXPECT_NE(got.back().position.epoch, got.front().position.epoch);
   EXPECT_EQ(events.count(ch, Kind::Resubscribed), 1u);
   a.setEventHandler(nullptr);
+}
+
+// Records control messages (BrokerEventHandler::onControl) only.
+class ControlRecorder final : public sb::broker::BrokerEventHandler {
+ public:
+  void onPublication(std::string_view, const sb::broker::PublicationPtr&, const StreamPosition&) override {}
+  void onJoin(std::string_view, const ClientInfo&) override {}
+  void onLeave(std::string_view, const ClientInfo&) override {}
+  void onControl(std::string_view payload) override {
+    std::lock_guard lock(mu_);
+    payloads_.emplace_back(payload);
+  }
+  std::vector<std::string> payloads() {
+    std::lock_guard lock(mu_);
+    return payloads_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> payloads_;
+};
+
+TEST_F(RedisBrokerTest, ControlMessagesReachEveryNodeIncludingTheSender) {
+  LoopedRedisBroker a(optionsFor(*shared_)), b(optionsFor(*shared_));
+  ControlRecorder controlA, controlB;
+  a.setEventHandler(&controlA);
+  b.setEventHandler(&controlB);
+  for (int i = 0; i < 250 && !(a.redis().pubsubReady() && b.redis().pubsubReady()); ++i)
+    std::this_thread::sleep_for(20ms);
+  ASSERT_TRUE(a.redis().pubsubReady() && b.redis().pubsubReady());
+  RedisProbe probe(shared_->port());
+  ASSERT_TRUE(probe.ok());
+  // Both pub/sub connections subscribe the control topic once they are up.
+  for (int i = 0; i < 100 && probe.command({"PUBSUB", "NUMSUB", a.redis().controlTopic()}) !=
+                                 a.redis().controlTopic() + "\n2";
+       ++i)
+    std::this_thread::sleep_for(20ms);
+  const std::string payload = "{\"v\":1,\"from\":\"x\",\"kind\":\"k\",\"body\":{\"n\":" +
+                              std::to_string(getpid()) + "}}";
+  auto sent = await<bool>([&](Callback<bool> cb) { a.publishControl(payload, std::move(cb)); });
+  ASSERT_TRUE(sent.completed);
+  ASSERT_FALSE(sent.error) << sent.error->message;
+  EXPECT_TRUE(sent.value);
+  auto received = [&](ControlRecorder& r) {
+    auto all = r.payloads();
+    return std::count(all.begin(), all.end(), payload);
+  };
+  for (int i = 0; i < 250 && (received(controlA) < 1 || received(controlB) < 1); ++i)
+    std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(received(controlA), 1);
+  EXPECT_EQ(received(controlB), 1);
+  a.setEventHandler(nullptr);
+  b.setEventHandler(nullptr);
 }
 
 }  // namespace
