@@ -6,7 +6,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_GEN  := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
 .PHONY: all deps build configure run test test-unit test-conformance test-interop test-fuzz-smoke \
-        test-asan fuzz bench bench-peers clean
+        test-asan fuzz bench bench-peers clean run-cluster
 
 all: build
 
@@ -27,6 +27,12 @@ build: deps
 # CONFIG=FILE runs with another configuration instead.
 run: build
 	./$(BUILD)/switchboard --config $(if $(CONFIG),$(CONFIG),config/demo.toml)
+
+# The demo chat on a local cluster: redis-server, three nodes on the Redis broker
+# (127.0.0.1:8001-8003) and nginx on http://localhost:8000 (deploy/nginx.conf);
+# LB=haproxy uses deploy/haproxy.cfg instead. Ctrl-C stops everything.
+run-cluster: build
+	@BUILD=$(BUILD) ./scripts/run-cluster
 
 # Every suite: unit (ctest), conformance, interop (Node ws + Chromium), TLS, fuzz smoke.
 test: build
