@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cctype>
 #include <chrono>
 #include <functional>
@@ -55,6 +56,12 @@ Outcome apiError(const protocol::ErrorCode& e, std::string_view detail = {}) {
   return {200, false, errorObject(e.code, detail.empty() ? e.message : detail)};
 }
 Outcome result(std::string inner) { return {200, true, std::move(inner)}; }
+
+// Where a method's outcome goes. Called exactly once, maybe later (an
+// asynchronous broker answers on a later loop turn), on the calling thread.
+// Methods copy what their broker callbacks need: the request's Params point
+// into a body that is gone by then.
+using Done = std::function<void(Outcome)>;
 
 // The request's members by name (last one wins), or an error message.
 struct Params {
@@ -231,83 +238,84 @@ struct PublishOutcome {
   std::string json;  // result object or error object
 };
 
-PublishOutcome publishOne(core::Node& node, const std::string& channel, const std::string& data,
-                          const std::vector<std::pair<std::string, std::string>>& tags,
-                          const std::string& idempotencyKey) {
-  PublishOutcome o;
-  if (auto e = node.rules().checkName(channel)) {
-    o.json = errorObject(e->code, e->message);
-    return o;
-  }
-  if (!node.rules().options(channel)) {
-    o.json = errorObject(err::kUnknownChannel.code, err::kUnknownChannel.message);
-    return o;
-  }
-  bool done = false;
-  node.publish(channel, data, std::nullopt, tags, idempotencyKey,
-               [&](broker::PublishResult r, const broker::BrokerError* e) {
-                 done = true;
-                 if (e) {
-                   o.json = errorObject(err::kInternal.code, e->message);
-                 } else {
-                   o.ok = true;
-                   o.json = positionJson(r.position);
-                 }
+// Publishes one channel; `done` gets the inner JSON of a result or an error.
+void publishOne(core::Node& node, const std::string& channel, std::string data,
+                std::vector<std::pair<std::string, std::string>> tags, std::string idempotencyKey,
+                std::function<void(PublishOutcome)> done) {
+  if (auto e = node.rules().checkName(channel)) return done({false, errorObject(e->code, e->message)});
+  if (!node.rules().options(channel))
+    return done({false, errorObject(err::kUnknownChannel.code, err::kUnknownChannel.message)});
+  node.publish(channel, std::move(data), std::nullopt, std::move(tags), std::move(idempotencyKey),
+               [done = std::move(done)](broker::PublishResult r, const broker::BrokerError* e) {
+                 if (e) done({false, errorObject(err::kInternal.code, e->message)});
+                 else done({true, positionJson(r.position)});
                });
-  if (!done) {
-    o.json = errorObject(err::kInternal.code, "broker did not answer");
-  }
-  return o;
 }
 
-Outcome doPublish(core::Node& node, const Params& p) {
+void doPublish(core::Node& node, const Params& p, Done done) {
   std::string error;
   auto channel = stringParam(p, "channel", error);
-  if (!channel) return badRequest(error);
+  if (!channel) return done(badRequest(error));
   auto data = dataParam(p, error);
-  if (!data) return badRequest(error);
+  if (!data) return done(badRequest(error));
   auto tags = tagsParam(p, error);
-  if (!tags) return badRequest(error);
+  if (!tags) return done(badRequest(error));
   std::string key;
   if (const auto* m = p.find("idempotency_key")) {
     auto v = json::asString(m->raw);
-    if (!v) return badRequest("idempotency_key must be a string");
+    if (!v) return done(badRequest("idempotency_key must be a string"));
     key = *v;
   }
-  PublishOutcome o = publishOne(node, *channel, *data, *tags, key);
-  if (!o.ok) return {200, false, std::move(o.json)};
-  return result(std::move(o.json));
+  publishOne(node, *channel, std::move(*data), std::move(*tags), std::move(key),
+             [done = std::move(done)](PublishOutcome o) {
+               if (!o.ok) return done({200, false, std::move(o.json)});
+               done(result(std::move(o.json)));
+             });
 }
 
-Outcome doBroadcast(core::Node& node, const Params& p) {
+// Publishes every channel at once; answers when the last one is done, with
+// the replies in channel order.
+void doBroadcast(core::Node& node, const Params& p, Done done) {
   std::string error;
   const json::Member* chans = p.find("channels");
-  if (!chans || chans->type != json::Type::Array) return badRequest("channels required (an array of strings)");
+  if (!chans || chans->type != json::Type::Array) return done(badRequest("channels required (an array of strings)"));
   std::vector<std::string> channels;
   json::ArrayReader r(chans->raw);
   std::string_view raw;
   json::Type type;
   while (r.next(raw, type)) {
     auto v = json::asString(raw);
-    if (!v) return badRequest("channels must be strings");
+    if (!v) return done(badRequest("channels must be strings"));
     channels.push_back(std::move(*v));
   }
-  if (channels.empty()) return badRequest("channels must not be empty");
-  if (channels.size() > 10000) return badRequest("at most 10000 channels per broadcast");
+  if (channels.empty()) return done(badRequest("channels must not be empty"));
+  if (channels.size() > 10000) return done(badRequest("at most 10000 channels per broadcast"));
   auto data = dataParam(p, error);
-  if (!data) return badRequest(error);
+  if (!data) return done(badRequest(error));
   auto tags = tagsParam(p, error);
-  if (!tags) return badRequest(error);
-  std::string out = "{\"responses\":[";
+  if (!tags) return done(badRequest(error));
+  struct Pending {
+    std::vector<PublishOutcome> outcomes;
+    size_t remaining;
+    Done done;
+  };
+  auto pending = std::make_shared<Pending>(Pending{std::vector<PublishOutcome>(channels.size()), channels.size(),
+                                                   std::move(done)});
   for (size_t i = 0; i < channels.size(); ++i) {
-    if (i) out += ',';
-    PublishOutcome o = publishOne(node, channels[i], *data, *tags, {});
-    out += o.ok ? "{\"result\":" : "{\"error\":";
-    out += o.json;
-    out += '}';
+    publishOne(node, channels[i], *data, *tags, {}, [pending, i](PublishOutcome o) {
+      pending->outcomes[i] = std::move(o);
+      if (--pending->remaining > 0) return;
+      std::string out = "{\"responses\":[";
+      for (size_t k = 0; k < pending->outcomes.size(); ++k) {
+        if (k) out += ',';
+        out += pending->outcomes[k].ok ? "{\"result\":" : "{\"error\":";
+        out += pending->outcomes[k].json;
+        out += '}';
+      }
+      out += "]}";
+      pending->done(result(std::move(out)));
+    });
   }
-  out += "]}";
-  return result(out);
 }
 
 // A channel that exists (known namespace, valid name), for read methods.
@@ -317,27 +325,24 @@ std::optional<Outcome> checkChannel(core::Node& node, const std::string& channel
   return std::nullopt;
 }
 
-Outcome doPresence(core::Node& node, const Params& p, bool stats) {
+void doPresence(core::Node& node, const Params& p, bool stats, Done done) {
   std::string error;
   auto channel = stringParam(p, "channel", error);
-  if (!channel) return badRequest(error);
-  if (auto e = checkChannel(node, *channel)) return *e;
-  if (!node.rules().options(*channel)->presence) return apiError(err::kNotAvailable, "presence is off in this namespace");
-  Outcome reply = apiError(err::kInternal, "broker did not answer");
+  if (!channel) return done(badRequest(error));
+  if (auto e = checkChannel(node, *channel)) return done(*e);
+  if (!node.rules().options(*channel)->presence)
+    return done(apiError(err::kNotAvailable, "presence is off in this namespace"));
   if (stats) {
-    node.broker().presenceStats(*channel, [&](broker::PresenceStats s, const broker::BrokerError* e) {
-      if (e) reply = apiError(err::kInternal, e->message);
+    node.broker().presenceStats(*channel, [done = std::move(done)](broker::PresenceStats s, const broker::BrokerError* e) {
+      if (e) done(apiError(err::kInternal, e->message));
       else
-        reply = result("{\"num_clients\":" + std::to_string(s.numClients) +
-                       ",\"num_users\":" + std::to_string(s.numUsers) + "}");
+        done(result("{\"num_clients\":" + std::to_string(s.numClients) +
+                       ",\"num_users\":" + std::to_string(s.numUsers) + "}"));
     });
   } else {
-    node.broker().presence(*channel, [&](std::unordered_map<std::string, protocol::ClientInfo> m,
-                                         const broker::BrokerError* e) {
-      if (e) {
-        reply = apiError(err::kInternal, e->message);
-        return;
-      }
+    node.broker().presence(*channel, [done = std::move(done)](std::unordered_map<std::string, protocol::ClientInfo> m,
+                                                              const broker::BrokerError* e) {
+      if (e) return done(apiError(err::kInternal, e->message));
       std::string out = "{\"presence\":{";
       bool first = true;
       for (const auto& [id, info] : m) {
@@ -348,43 +353,38 @@ Outcome doPresence(core::Node& node, const Params& p, bool stats) {
         protocol::writeClientInfo(out, info);
       }
       out += "}}";
-      reply = result(out);
+      done(result(std::move(out)));
     });
   }
-  return reply;
 }
 
-Outcome doHistory(core::Node& node, const Params& p) {
+void doHistory(core::Node& node, const Params& p, Done done) {
   std::string error;
   auto channel = stringParam(p, "channel", error);
-  if (!channel) return badRequest(error);
-  if (auto e = checkChannel(node, *channel)) return *e;
+  if (!channel) return done(badRequest(error));
+  if (auto e = checkChannel(node, *channel)) return done(*e);
   const config::ChannelOptions* opts = node.rules().options(*channel);
-  if (!opts->historyEnabled()) return apiError(err::kNotAvailable, "history is off in this namespace");
+  if (!opts->historyEnabled()) return done(apiError(err::kNotAvailable, "history is off in this namespace"));
   broker::HistoryRequest req;
   req.historyTtl = opts->history_ttl;
   req.metaTtl = node.config().broker.history_meta_ttl;
   if (const auto* m = p.find("limit")) {
     auto v = json::asInt(m->raw);
-    if (!v || *v < -1 || *v > 1000000) return badRequest("limit must be an integer from -1 to 1000000");
+    if (!v || *v < -1 || *v > 1000000) return done(badRequest("limit must be an integer from -1 to 1000000"));
     req.limit = int(*v);
   }
   if (const auto* m = p.find("reverse")) {
     auto v = json::asBool(m->raw);
-    if (!v) return badRequest("reverse must be a boolean");
+    if (!v) return done(badRequest("reverse must be a boolean"));
     req.reverse = *v;
   }
-  if (!positionParam(p, "since", req.since, error)) return badRequest(error);
-  Outcome reply = apiError(err::kInternal, "broker did not answer");
-  node.broker().history(*channel, req, [&](broker::HistoryResult h, const broker::BrokerError* e) {
-    if (e) {
-      reply = apiError(err::kInternal, e->message);
-      return;
-    }
-    if (req.since && (req.since->epoch != h.position.epoch || !h.sinceRetained)) {
-      reply = apiError(err::kUnrecoverablePosition);
-      return;
-    }
+  if (!positionParam(p, "since", req.since, error)) return done(badRequest(error));
+  std::optional<protocol::StreamPosition> since = req.since;
+  node.broker().history(*channel, req, [since, done = std::move(done)](broker::HistoryResult h,
+                                                                        const broker::BrokerError* e) {
+    if (e) return done(apiError(err::kInternal, e->message));
+    if (since && (since->epoch != h.position.epoch || !h.sinceRetained))
+      return done(apiError(err::kUnrecoverablePosition));
     std::string out = "{\"publications\":[";
     for (size_t i = 0; i < h.publications.size(); ++i) {
       if (i) out += ',';
@@ -393,21 +393,18 @@ Outcome doHistory(core::Node& node, const Params& p) {
     out += "],\"epoch\":";
     protocol::writeString(out, h.position.epoch);
     out += ",\"offset\":" + std::to_string(h.position.offset) + "}";
-    reply = result(out);
+    done(result(std::move(out)));
   });
-  return reply;
 }
 
-Outcome doHistoryRemove(core::Node& node, const Params& p) {
+void doHistoryRemove(core::Node& node, const Params& p, Done done) {
   std::string error;
   auto channel = stringParam(p, "channel", error);
-  if (!channel) return badRequest(error);
-  if (auto e = checkChannel(node, *channel)) return *e;
-  Outcome reply = apiError(err::kInternal, "broker did not answer");
-  node.broker().removeHistory(*channel, [&](bool, const broker::BrokerError* e) {
-    reply = e ? apiError(err::kInternal, e->message) : result("{}");
+  if (!channel) return done(badRequest(error));
+  if (auto e = checkChannel(node, *channel)) return done(*e);
+  node.broker().removeHistory(*channel, [done = std::move(done)](bool, const broker::BrokerError* e) {
+    done(e ? apiError(err::kInternal, e->message) : result("{}"));
   });
-  return reply;
 }
 
 // The sessions a user-targeted call acts on: every connection of `user` on
@@ -589,28 +586,34 @@ bool keyMatches(std::string_view given, const std::string& key) {
   return given.size() == key.size() && CRYPTO_memcmp(given.data(), key.data(), key.size()) == 0;
 }
 
-Outcome doBatch(core::Node& node, const Params& p);
+void doBatch(core::Node& node, const Params& p, Done done);
 
 struct MethodDef {
   std::string_view name;
-  Outcome (*run)(core::Node&, const Params&);
+  void (*run)(core::Node&, const Params&, Done);
 };
+
+// A method that answers before it returns (no broker round trip).
+template <Outcome (*Method)(core::Node&, const Params&)>
+void answersAtOnce(core::Node& node, const Params& p, Done done) {
+  done(Method(node, p));
+}
 
 // Every method, by its name in /api/<name>, in batch commands and in the
 // legacy {"method": ...} form.
 const MethodDef kMethods[] = {
     {"publish", doPublish},
     {"broadcast", doBroadcast},
-    {"subscribe", doSubscribe},
-    {"unsubscribe", doUnsubscribe},
-    {"disconnect", doDisconnect},
-    {"refresh", doRefresh},
-    {"presence", [](core::Node& n, const Params& p) { return doPresence(n, p, false); }},
-    {"presence_stats", [](core::Node& n, const Params& p) { return doPresence(n, p, true); }},
+    {"subscribe", answersAtOnce<doSubscribe>},
+    {"unsubscribe", answersAtOnce<doUnsubscribe>},
+    {"disconnect", answersAtOnce<doDisconnect>},
+    {"refresh", answersAtOnce<doRefresh>},
+    {"presence", [](core::Node& n, const Params& p, Done d) { doPresence(n, p, false, std::move(d)); }},
+    {"presence_stats", [](core::Node& n, const Params& p, Done d) { doPresence(n, p, true, std::move(d)); }},
     {"history", doHistory},
     {"history_remove", doHistoryRemove},
-    {"channels", doChannels},
-    {"info", doInfo},
+    {"channels", answersAtOnce<doChannels>},
+    {"info", answersAtOnce<doInfo>},
     {"batch", doBatch},
 };
 
@@ -625,70 +628,132 @@ Outcome unknownMethod(std::string_view name) {
 }
 
 // Runs `method` on a JSON body (an object; `info` also takes an empty body).
-Outcome run(core::Node& node, std::string_view method, std::string_view body) {
+// `body` need live only until this returns.
+void run(core::Node& node, std::string_view method, std::string_view body, Done done) {
   const MethodDef* def = findMethod(method);
-  if (!def) return unknownMethod(method);
+  if (!def) return done(unknownMethod(method));
   Params p;
   bool blank = body.find_first_not_of(" \t\r\n") == std::string_view::npos;
   if (!(blank && method == "info"))
-    if (auto e = parseParams(body, p)) return badRequest(*e);
-  return def->run(node, p);
+    if (auto e = parseParams(body, p)) return done(badRequest(*e));
+  def->run(node, p, std::move(done));
 }
+
+// One command of a batch or legacy request, decoded up front: the method and
+// its params, or the outcome that refuses it without running anything.
+struct QueuedCommand {
+  std::string method;
+  std::string params;
+  std::optional<Outcome> refused;
+  uint64_t id = 0;  // legacy only
+};
+
+// Runs `commands` one after another (each starts once the previous one has
+// answered), then calls `finished` with their outcomes in order. Commands
+// answered at once run in a loop, not by recursion, so a batch of thousands
+// on a synchronous broker does not grow the stack.
+class CommandSequence : public std::enable_shared_from_this<CommandSequence> {
+ public:
+  using Finished = std::function<void(std::vector<QueuedCommand>&, std::vector<Outcome>&)>;
+  CommandSequence(core::Node& node, std::vector<QueuedCommand> commands, Finished finished)
+      : node_(node), commands_(std::move(commands)), finished_(std::move(finished)) {
+    outcomes_.resize(commands_.size());
+  }
+  void start() { advance(); }
+
+ private:
+  void advance() {
+    while (next_ < commands_.size()) {
+      size_t i = next_++;
+      QueuedCommand& cmd = commands_[i];
+      if (cmd.refused) {
+        outcomes_[i] = std::move(*cmd.refused);
+        continue;
+      }
+      // 0: run() has not returned yet; 1: answered inside run(); 2: run()
+      // returned without an answer, which resumes the sequence when it comes.
+      auto stage = std::make_shared<int>(0);
+      run(node_, cmd.method, cmd.params, [self = shared_from_this(), i, stage](Outcome o) {
+        self->outcomes_[i] = std::move(o);
+        if (*stage == 0) *stage = 1;
+        else self->advance();
+      });
+      if (*stage == 0) {
+        *stage = 2;
+        return;
+      }
+    }
+    if (finished_) {
+      Finished f = std::move(finished_);
+      finished_ = nullptr;
+      f(commands_, outcomes_);
+    }
+  }
+
+  core::Node& node_;
+  std::vector<QueuedCommand> commands_;
+  std::vector<Outcome> outcomes_;
+  size_t next_ = 0;
+  Finished finished_;
+};
 
 // {"commands":[{"<method>":{params}}, ...], "parallel":bool} answers
 // {"replies":[{"<method>":{result}} or {"error":{...}}, ...]} in command order;
 // a bad command fails only its own reply. Commands run one after another on
 // this thread, so `parallel` changes nothing.
-Outcome doBatch(core::Node& node, const Params& p) {
+void doBatch(core::Node& node, const Params& p, Done done) {
   constexpr size_t kMaxCommands = 10000;
   const json::Member* commands = p.find("commands");
   if (!commands || commands->type != json::Type::Array)
-    return badRequest("commands required (an array of {\"<method>\":{params}} objects)");
+    return done(badRequest("commands required (an array of {\"<method>\":{params}} objects)"));
   std::string error;
   bool parallel = false;
-  if (!optionalBool(p, "parallel", parallel, error)) return badRequest(error);
-  std::string out = "{\"replies\":[";
+  if (!optionalBool(p, "parallel", parallel, error)) return done(badRequest(error));
+  std::vector<QueuedCommand> queued;
   json::ArrayReader r(commands->raw);
   std::string_view raw;
   json::Type type;
-  size_t count = 0;
   while (r.next(raw, type)) {
-    if (++count > kMaxCommands) return badRequest("at most 10000 commands per batch");
-    if (count > 1) out += ',';
-    Outcome o;
-    std::string method;
-    std::string_view params;
+    if (queued.size() >= kMaxCommands) return done(badRequest("at most 10000 commands per batch"));
+    QueuedCommand& cmd = queued.emplace_back();
     size_t members = 0;
     if (type == json::Type::Object) {
       json::ObjectReader cr(raw);
       json::Member m;
       while (cr.next(m)) {
         ++members;
-        method = m.key;
-        params = m.raw;
+        cmd.method = m.key;
+        cmd.params.assign(m.raw);
       }
     }
-    if (type != json::Type::Object || members != 1) {
-      o = badRequest("a batch command must be an object with one member, {\"<method>\":{params}}");
-    } else if (method == "batch") {
-      o = unknownMethod("batch (batches do not nest)");
-    } else {
-      o = run(node, method, params);
-    }
-    if (o.ok) {
-      out += '{';
-      protocol::writeString(out, method);
-      out += ':';
-      out += o.json;
-      out += '}';
-    } else {
-      out += "{\"error\":" + o.json + "}";
-    }
+    if (type != json::Type::Object || members != 1)
+      cmd.refused = badRequest("a batch command must be an object with one member, {\"<method>\":{params}}");
+    else if (cmd.method == "batch")
+      cmd.refused = unknownMethod("batch (batches do not nest)");
   }
-  out += "]}";
-  Outcome batch = result(std::move(out));
-  batch.bare = true;
-  return batch;
+  auto sequence = std::make_shared<CommandSequence>(
+      node, std::move(queued),
+      [done = std::move(done)](std::vector<QueuedCommand>& cmds, std::vector<Outcome>& outcomes) {
+        std::string out = "{\"replies\":[";
+        for (size_t i = 0; i < outcomes.size(); ++i) {
+          if (i) out += ',';
+          const Outcome& o = outcomes[i];
+          if (o.ok) {
+            out += '{';
+            protocol::writeString(out, cmds[i].method);
+            out += ':';
+            out += o.json;
+            out += '}';
+          } else {
+            out += "{\"error\":" + o.json + "}";
+          }
+        }
+        out += "]}";
+        Outcome batch = result(std::move(out));
+        batch.bare = true;
+        done(std::move(batch));
+      });
+  sequence->start();
 }
 
 ApiReply render(Outcome o) {
@@ -724,58 +789,93 @@ size_t valueEnd(std::string_view text) {
 
 }  // namespace
 
-ApiReply call(core::Node& node, std::string_view method, std::string_view body) {
-  return render(run(node, method, body));
+void call(core::Node& node, std::string_view method, std::string_view body, ApiDone done) {
+  run(node, method, body, [done = std::move(done)](Outcome o) { done(render(std::move(o))); });
 }
 
-ApiReply callLegacy(core::Node& node, std::string_view body) {
+void callLegacy(core::Node& node, std::string_view body, ApiDone done) {
   constexpr size_t kMaxCommands = 10000;
   constexpr std::string_view kBlank = " \t\r\n";
-  std::string out;
-  size_t count = 0;
+  std::vector<QueuedCommand> queued;
   size_t at = body.find_first_not_of(kBlank);
-  if (at == std::string_view::npos) return render(badRequest("request body must hold {\"method\",\"params\"} commands"));
+  if (at == std::string_view::npos)
+    return done(render(badRequest("request body must hold {\"method\",\"params\"} commands")));
   for (; at != std::string_view::npos; at = body.find_first_not_of(kBlank, at)) {
-    if (++count > kMaxCommands) return render(badRequest("at most 10000 commands per request"));
+    if (queued.size() >= kMaxCommands) return done(render(badRequest("at most 10000 commands per request")));
+    size_t count = queued.size() + 1;
     std::string_view rest = body.substr(at);
     size_t end = rest.front() == '{' ? valueEnd(rest) : std::string_view::npos;
     std::string error;
     if (end == std::string_view::npos || !json::validate(rest.substr(0, end), &error))
-      return render(badRequest(fmt::format("command {}: {}", count,
-                                           error.empty() ? "expected a JSON object {\"method\",\"params\"}"
-                                                         : "malformed JSON: " + error)));
-    Params cmd;
-    parseParams(rest.substr(0, end), cmd);
+      return done(render(badRequest(fmt::format("command {}: {}", count,
+                                                error.empty() ? "expected a JSON object {\"method\",\"params\"}"
+                                                              : "malformed JSON: " + error))));
+    Params params;
+    parseParams(rest.substr(0, end), params);
     at += end;
 
     // {"id"?, "method": "publish" | 0, "params": {...}} → {"id"?, "result" | "error"}
-    uint64_t id = 0;
-    std::string method;
-    Outcome o;
-    if (const auto* m = cmd.find("id")) id = json::asUint(m->raw).value_or(0);
-    const json::Member* m = cmd.find("method");
+    QueuedCommand& cmd = queued.emplace_back();
+    if (const auto* m = params.find("id")) cmd.id = json::asUint(m->raw).value_or(0);
+    const json::Member* m = params.find("method");
     if (!m) {
-      o = badRequest("method required");
+      cmd.refused = badRequest("method required");
     } else if (auto name = json::asString(m->raw)) {
-      method = *name;
-      for (char& c : method) c = char(std::tolower(static_cast<unsigned char>(c)));
+      cmd.method = *name;
+      for (char& c : cmd.method) c = char(std::tolower(static_cast<unsigned char>(c)));
     } else if (auto number = json::asUint(m->raw); number && *number < std::size(kLegacyMethodNumbers)) {
-      method = kLegacyMethodNumbers[*number];
+      cmd.method = kLegacyMethodNumbers[*number];
     } else {
-      o = unknownMethod(std::string(m->raw));
+      cmd.refused = unknownMethod(std::string(m->raw));
     }
-    if (!method.empty()) {
-      const json::Member* params = cmd.find("params");
-      o = method == "batch" ? unknownMethod(method) : run(node, method, params ? params->raw : "{}");
+    if (!cmd.refused) {
+      if (cmd.method == "batch") {
+        cmd.refused = unknownMethod(cmd.method);
+      } else {
+        const json::Member* inner = params.find("params");
+        cmd.params.assign(inner ? inner->raw : "{}");
+      }
     }
-    if (!out.empty()) out += '\n';
-    out += '{';
-    if (id) out += "\"id\":" + std::to_string(id) + ",";
-    out += o.ok ? "\"result\":" : "\"error\":";
-    out += o.json;
-    out += '}';
   }
-  return {200, std::move(out)};
+  auto sequence = std::make_shared<CommandSequence>(
+      node, std::move(queued),
+      [done = std::move(done)](std::vector<QueuedCommand>& cmds, std::vector<Outcome>& outcomes) {
+        std::string out;
+        for (size_t i = 0; i < outcomes.size(); ++i) {
+          const Outcome& o = outcomes[i];
+          if (i) out += '\n';
+          out += '{';
+          if (cmds[i].id) out += "\"id\":" + std::to_string(cmds[i].id) + ",";
+          out += o.ok ? "\"result\":" : "\"error\":";
+          out += o.json;
+          out += '}';
+        }
+        done(ApiReply{200, std::move(out)});
+      });
+  sequence->start();
+}
+
+namespace {
+// The answer of a call that must have answered before returning.
+ApiReply answeredNow(const std::optional<ApiReply>& reply, std::string_view what) {
+  if (!reply) {
+    spdlog::critical("api::{} (synchronous form) used with a broker that answers later", what);
+    std::abort();
+  }
+  return *reply;
+}
+}  // namespace
+
+ApiReply call(core::Node& node, std::string_view method, std::string_view body) {
+  std::optional<ApiReply> reply;
+  call(node, method, body, [&reply](ApiReply r) { reply = std::move(r); });
+  return answeredNow(reply, "call");
+}
+
+ApiReply callLegacy(core::Node& node, std::string_view body) {
+  std::optional<ApiReply> reply;
+  callLegacy(node, body, [&reply](ApiReply r) { reply = std::move(r); });
+  return answeredNow(reply, "callLegacy");
 }
 
 void registerRoutes(http::Router& router, core::Node& node) {
@@ -802,16 +902,21 @@ void registerRoutes(http::Router& router, core::Node& node) {
                                                                                     : "wrong API key")));
         return;
       }
-      ApiReply r = handle(ctx.req.body);
-      metrics::apiCall(name, r.status, r.body);
-      ctx.session.respond(ctx.conn, ctx.req, http::Response::json(r.status, std::move(r.body)));
+      // The answer may come later (a remote broker): the connection waits
+      // for it; one that closed meanwhile drops it (the call still counts).
+      http::DeferredResponse answer = ctx.session.defer(ctx.conn, ctx.req);
+      handle(ctx.req.body, [answer, name](ApiReply r) {
+        metrics::apiCall(name, r.status, r.body);
+        answer.respond(http::Response::json(r.status, std::move(r.body)));
+      });
     });
   };
   for (const auto& method : kMethods) {
     std::string name(method.name);
-    route("/api/" + name, name, [&node, name](std::string_view body) { return call(node, name, body); });
+    route("/api/" + name, name,
+          [&node, name](std::string_view body, ApiDone done) { call(node, name, body, std::move(done)); });
   }
-  route("/api", "legacy", [&node](std::string_view body) { return callLegacy(node, body); });
+  route("/api", "legacy", [&node](std::string_view body, ApiDone done) { callLegacy(node, body, std::move(done)); });
 }
 
 }  // namespace sb::api

@@ -6,6 +6,7 @@
 // (error 104), and an API without a configured key refuses every call with
 // 401 saying so. POST /api/batch runs several commands in one request, and
 // POST /api takes Centrifugo's legacy {"method","params"} commands.
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -29,11 +30,26 @@ struct ApiReply {
   std::string body;
 };
 
-// Runs `method` with the JSON `body` (after authentication). Exposed for tests.
-ApiReply call(core::Node& node, std::string_view method, std::string_view body);
+// Receives a call's reply, exactly once, on the calling thread: before the
+// call returns with a synchronous broker (memory), on a later loop turn with
+// a remote one (Redis). A broker failure is the JSON error 100 with the
+// broker's message, as for a synchronous one.
+using ApiDone = std::function<void(ApiReply)>;
+
+// Runs `method` with the JSON `body` (after authentication). `body` need
+// only live until the call returns.
+void call(core::Node& node, std::string_view method, std::string_view body, ApiDone done);
 // The legacy endpoint: `body` holds one or more {"id"?, "method", "params"}
 // objects (the method by name, any case, or by Centrifugo's number); the
 // answer holds one {"id"?, "result"|"error"} line per command, in order.
+// Commands run one after another (as batch's), each once the previous one
+// answered.
+void callLegacy(core::Node& node, std::string_view body, ApiDone done);
+
+// Synchronous forms for tests: valid only with a broker that answers before
+// returning (memory); the process aborts, saying so, when the reply did not
+// come inside the call.
+ApiReply call(core::Node& node, std::string_view method, std::string_view body);
 ApiReply callLegacy(core::Node& node, std::string_view body);
 
 }  // namespace sb::api

@@ -7,12 +7,11 @@
 //
 // Threading: every method may be called from any worker thread. Completion
 // callbacks run on the calling thread; the memory broker runs them before the
-// method returns, other brokers may run them later. Today's callers
-// (core::ClientSession, the server API) still need the synchronous answer:
-// without one they reply with an error (100/108) instead of waiting. An
-// asynchronous broker (Redis, issue 6) must come with callers that keep the
-// request (and a liveness check on the session) until the callback runs. Events (BrokerEventHandler) may arrive on any thread; for
-// one channel they arrive one at a time, in offset order.
+// method returns, the Redis broker on a later loop iteration. Callers keep
+// their request until the callback runs and check that their owner is still
+// alive (core::SessionOpTable for sessions, HttpSession::defer for HTTP).
+// Events (BrokerEventHandler) may arrive on any thread; for one channel they
+// arrive one at a time, in offset order.
 #include <chrono>
 #include <cstdint>
 #include <functional>

@@ -33,7 +33,67 @@ std::string& replyBuffer() {
   return buf;
 }
 
+// The handling of one command on this thread: a broker answer that arrives
+// while its scope is open (the memory broker answers inside the call) is
+// written into `out`, in the same message as today; one that arrives later
+// goes out as a message of its own. Scopes nest (an answer that starts
+// another command's handling); each has a serial no other scope reuses.
+struct SyncScope {
+  explicit SyncScope(std::string& o) : out(o), serial(++lastSerial()), prev(current()) { current() = this; }
+  ~SyncScope() { current() = prev; }
+  SyncScope(const SyncScope&) = delete;
+  SyncScope& operator=(const SyncScope&) = delete;
+  static SyncScope*& current() {
+    thread_local SyncScope* scope = nullptr;
+    return scope;
+  }
+  static uint64_t& lastSerial() {
+    thread_local uint64_t serial = 0;
+    return serial;
+  }
+  // The open scope's serial, 0 outside any.
+  static uint64_t currentSerial() { return current() ? current()->serial : 0; }
+  std::string& out;
+  uint64_t serial;
+  SyncScope* prev;
+};
+
 }  // namespace
+
+// A positioned subscription while its position is read.
+struct ClientSession::PendingSubscribe {
+  // Events that arrived meanwhile (bounded in deliverPending).
+  std::vector<ChannelEventPtr> events;
+  // The read in flight; an answer with another id is stale (the channel was
+  // unsubscribed, maybe subscribed again). 0 once the read is done and the
+  // subscription only waits for the connect reply to go out first.
+  uint64_t opId = 0;
+};
+
+// Where a subscription's answer goes, and what the read needs.
+struct ClientSession::SubscribeAnswer {
+  enum class To : uint8_t { Client, Connect, Server };
+  To to = To::Client;
+  uint32_t cmdId = 0;       // Client: the subscribe command's id
+  uint64_t syncSerial = 0;  // Client: the SyncScope of its handling
+  std::shared_ptr<ConnectWait> connect;  // Connect: the reply waiting for it
+  size_t connectIndex = 0;               // Connect: its entry in connect->result.subs
+  std::string serverData;                // Server: `data` of the subscribe push
+  bool recoverable = false;
+  bool recovering = false;
+  std::string recoverEpoch;
+  uint64_t recoverOffset = 0;
+  broker::HistoryRequest read;
+  protocol::SubscribeResult result;  // expires/ttl before the read, the rest after
+};
+
+// A connect reply that waits for the position reads of the token's channels.
+struct ClientSession::ConnectWait {
+  uint32_t cmdId = 0;
+  uint64_t syncSerial = 0;
+  size_t outstanding = 1;  // one held by handleConnect until its loop is done
+  protocol::ConnectResult result;
+};
 
 ClientSession::ClientSession(Node& node, SessionTransport& transport)
     : node_(node), transport_(transport) {
@@ -95,6 +155,7 @@ void ClientSession::handleMessage(std::string_view text) {
     if (state_ == State::Closed) break;
     size_t before = out.size();
     if (before > 0) out.push_back('\n');
+    SyncScope scope(out);
     dispatch(cmd, out);
     if (out.size() == before + 1 && before > 0) out.pop_back();  // no reply (send, pong)
   }
@@ -115,7 +176,10 @@ void ClientSession::connectUnidirectional(protocol::ConnectRequest req) {
   cmd.connect = std::move(req);
   std::string& out = replyBuffer();
   out.clear();
-  handleConnect(cmd, out);
+  {
+    SyncScope scope(out);
+    handleConnect(cmd, out);
+  }
   if (!out.empty() && state_ != State::Closed) {
     transport_.sendText(out);
     node_.stats().messagesOut.fetch_add(1, std::memory_order_relaxed);
@@ -161,6 +225,15 @@ void ClientSession::dispatch(const Command& cmd, std::string& out) {
   }
   if (state_ == State::Connecting && cmd.method != Method::Connect) {
     spdlog::info("client {}: {} before connect", clientId(), protocol::methodName(cmd.method));
+    disconnect(dis::kBadRequest);
+    return;
+  }
+  if (connectPending_) {
+    // The connect reply waits for the position reads of the token's
+    // channels. centrifuge-js (like every official SDK) sends nothing before
+    // the connect reply, so a command now is a client that does not follow
+    // the protocol: refused as a command before connect.
+    spdlog::info("client {}: {} before the connect reply", clientId(), protocol::methodName(cmd.method));
     disconnect(dis::kBadRequest);
     return;
   }
@@ -233,7 +306,10 @@ void ClientSession::handleConnect(const Command& cmd, std::string& out) {
   logging::event(spdlog::level::debug, "client connected",
                  {{"client", clientId()}, {"user", user()}, {"transport", transport_.name()}});
 
-  protocol::ConnectResult r;
+  auto wait = std::make_shared<ConnectWait>();
+  wait->cmdId = cmd.id;
+  wait->syncSerial = SyncScope::currentSerial();
+  protocol::ConnectResult& r = wait->result;
   r.client.assign(clientId());
   r.version = SB_VERSION;
   if (expiresAt() > 0) {
@@ -246,26 +322,55 @@ void ClientSession::handleConnect(const Command& cmd, std::string& out) {
   r.session.assign(transport_.emulationSession());
 
   // Server-side subscriptions from the token's "channels" claim; the client
-  // may ask to recover them through connect.subs.
+  // may ask to recover them through connect.subs. The reply carries their
+  // results, so it waits for their position reads (finishConnect).
+  connectPending_ = true;
   for (const std::string& ch : serverChannels) {
     protocol::SubscribeRequest sreq;
     for (const auto& [name, s] : req.subs) {
       if (name == ch) sreq = s;
     }
     sreq.channel = ch;
-    protocol::SubscribeResult result;
+    auto answer = std::make_shared<SubscribeAnswer>();
+    answer->to = SubscribeAnswer::To::Connect;
+    answer->connect = wait;
+    answer->connectIndex = r.subs.size();
+    r.subs.emplace_back(ch, protocol::SubscribeResult{});
+    ++wait->outstanding;
     std::optional<ErrorCode> error;
-    if (!subscribe(sreq, true, 0, {}, result, error)) {
+    if (!subscribe(sreq, true, 0, {}, std::move(answer), error)) {
+      --wait->outstanding;
+      r.subs.pop_back();
       if (error && error->code == err::kAlreadySubscribed.code) continue;  // listed twice
       spdlog::info("client {}: server-side subscription to '{}' failed: {}", clientId(), ch,
                    error ? error->message : "unknown");
       disconnect(dis::kBadRequest);
       return;
     }
-    r.subs.emplace_back(ch, std::move(result));
+    if (state_ == State::Closed) return;  // its position read failed
   }
-  if (transport_.unidirectional()) protocol::writeConnectPush(out, r);
-  else protocol::writeConnectReply(out, cmd.id, r);
+  if (--wait->outstanding == 0) finishConnect(*wait);
+}
+
+// Writes the connect reply once every server-side subscription has its
+// result, then the events those subscriptions buffered meanwhile, and starts
+// pinging. Into the connect command's message when everything answered
+// inside its handling, else as a message of its own.
+void ClientSession::finishConnect(ConnectWait& wait) {
+  if (state_ != State::Connected || !connectPending_) return;
+  connectPending_ = false;
+  const auto& cfg = node_.config().client;
+  std::string own;
+  std::string* out = syncOut(wait.syncSerial);
+  if (!out) out = &own;
+  if (transport_.unidirectional()) protocol::writeConnectPush(*out, wait.result);
+  else protocol::writeConnectReply(*out, wait.cmdId, wait.result);
+  for (Subscription& s : subs_) {
+    if (s.pending && s.pending->opId == 0) {
+      s.channel->at(s.slot).flags &= uint8_t(~SubscriberEntry::kPending);
+      flushPending(s, *out);
+    }
+  }
 
   uint64_t nowMs = net::monotonicMs();
   uint64_t interval = uint64_t(cfg.ping_interval.count());
@@ -273,6 +378,7 @@ void ClientSession::handleConnect(const Command& cmd, std::string& out) {
   // clients that connected together do not ping together.
   nextPingAt_ = nowMs + interval / 2 + randomBelow(interval / 2 + 1);
   scheduleTimer();
+  if (out == &own) sendOwnMessage(own);
 }
 
 void ClientSession::handleRefresh(const Command& cmd, std::string& out) {
@@ -356,22 +462,17 @@ void ClientSession::handleSubscribe(const Command& cmd, std::string& out) {
     chanInfo = std::move(v.claims.info);
     tokenGranted = true;
   }
-  protocol::SubscribeResult result;
+  auto answer = std::make_shared<SubscribeAnswer>();
+  answer->to = SubscribeAnswer::To::Client;
+  answer->cmdId = cmd.id;
+  answer->syncSerial = SyncScope::currentSerial();
   std::optional<ErrorCode> error;
-  if (!subscribe(req, tokenGranted, tokenExp, std::move(chanInfo), result, error)) {
+  if (!subscribe(req, tokenGranted, tokenExp, std::move(chanInfo), std::move(answer), error))
     protocol::writeError(out, cmd.id, error ? *error : err::kInternal);
-    return;
-  }
-  protocol::writeSubscribeReply(out, cmd.id, result);
-  // Events buffered while the position was read go after the reply, in the
-  // same message.
-  if (Subscription* sub = findSubscription(req.channel)) {
-    if (sub->pending) flushPending(*sub, out);
-  }
 }
 
 bool ClientSession::subscribe(const protocol::SubscribeRequest& req, bool tokenGranted, int64_t tokenExp,
-                              std::string chanInfo, protocol::SubscribeResult& result,
+                              std::string chanInfo, std::shared_ptr<SubscribeAnswer> answer,
                               std::optional<ErrorCode>& error) {
   const auto& rules = node_.rules();
   const auto& ccfg = node_.config().client;
@@ -380,7 +481,7 @@ bool ClientSession::subscribe(const protocol::SubscribeRequest& req, bool tokenG
     return false;
   }
   if (findSubscription(req.channel)) {
-    error = err::kAlreadySubscribed;
+    error = err::kAlreadySubscribed;  // also while an earlier subscribe reads its position
     return false;
   }
   if (subs_.size() >= size_t(ccfg.channel_limit)) {
@@ -401,90 +502,196 @@ bool ClientSession::subscribe(const protocol::SubscribeRequest& req, bool tokenG
   const bool recoverable = history && (opts->force_recovery || (opts->allow_recovery && req.recoverable));
   const bool positioned = history && (recoverable || opts->force_positioning ||
                                       (opts->allow_positioning && req.positioned));
-  const bool recovering = recoverable && req.recover;
   const bool pushJoinLeave = opts->force_push_join_leave || (opts->join_leave && req.joinLeave);
+  // Server-side subscriptions of a connect hold their events until the
+  // connect reply has gone out, positioned or not.
+  const bool hold = positioned || answer->to == SubscribeAnswer::To::Connect;
 
   uint8_t entryFlags = pushJoinLeave ? SubscriberEntry::kJoinLeave : 0;
-  if (positioned) entryFlags |= SubscriberEntry::kPending;
+  if (hold) entryFlags |= SubscriberEntry::kPending;
   Subscription sub;
   sub.flags = uint8_t((opts->presence ? Subscription::kPresence : 0) | (opts->join_leave ? Subscription::kJoinLeave : 0));
   sub.expiresAt = tokenExp;
   if (!chanInfo.empty()) sub.chanInfo = std::make_unique<std::string>(std::move(chanInfo));
+  if (hold) sub.pending = std::make_unique<PendingSubscribe>();
   // Registered before the position is read: every publication after the read
-  // reaches the entry (as pending, merged below), none falls in between.
+  // reaches the entry (as pending, merged on completion), none falls in between.
   sub.channel = node_.hub().add(worker_, req.channel, this, entryFlags, 0, sub.slot);
   subs_.push_back(std::move(sub));
-  Subscription& s = subs_.back();
 
   if (tokenExp > 0) {
-    result.expires = true;
-    result.ttl = uint32_t(std::max<int64_t>(tokenExp - unixNow(), 0));
+    answer->result.expires = true;
+    answer->result.ttl = uint32_t(std::max<int64_t>(tokenExp - unixNow(), 0));
   }
-  if (positioned) {
-    broker::HistoryRequest hreq;
-    hreq.historyTtl = opts->history_ttl;
-    hreq.metaTtl = node_.config().broker.history_meta_ttl;
-    if (recovering) {
-      hreq.since = protocol::StreamPosition{req.offset, req.epoch};
-      hreq.limit = ccfg.recovery_max_publications + 1;  // one more tells "too many missed"
+  if (!positioned) {
+    completeSubscribe(req.channel, 0, *answer, nullptr, nullptr);
+    return true;
+  }
+  answer->recoverable = recoverable;
+  answer->read.historyTtl = opts->history_ttl;
+  answer->read.metaTtl = node_.config().broker.history_meta_ttl;
+  if (recoverable && req.recover) {
+    answer->recovering = true;
+    answer->recoverEpoch = req.epoch;
+    answer->recoverOffset = req.offset;
+    answer->read.since = protocol::StreamPosition{req.offset, req.epoch};
+    answer->read.limit = ccfg.recovery_max_publications + 1;  // one more tells "too many missed"
+  }
+  uint64_t opId = node_.sessionOps(worker_).nextOpId();
+  subs_.back().pending->opId = opId;
+  readPosition(req.channel, opId, std::move(answer));
+  return true;
+}
+
+// Reads a positioned subscription's stream position: first subscribeReady
+// (the broker must be certain to deliver every later publication, or one
+// made between the read and the SUBSCRIBE would be lost), then history.
+void ClientSession::readPosition(std::string channel, uint64_t opId, std::shared_ptr<SubscribeAnswer> answer) {
+  OpTicket ready = beginOp();
+  node_.broker().subscribeReady(
+      channel, [ready, channel, opId, answer = std::move(answer)](bool, const broker::BrokerError* e) {
+        ClientSession* self = endOp(ready);
+        if (!self) return;
+        Subscription* sub = self->findSubscription(channel);
+        if (e || !sub || !sub->pending || sub->pending->opId != opId)
+          return self->completeSubscribe(channel, opId, *answer, nullptr, e);
+        OpTicket read = self->beginOp();
+        self->node_.broker().history(
+            channel, answer->read,
+            [read, channel, opId, answer](broker::HistoryResult hist, const broker::BrokerError* e2) {
+              if (ClientSession* s = endOp(read)) s->completeSubscribe(channel, opId, *answer, e2 ? nullptr : &hist, e2);
+            });
+      });
+}
+
+// The position read of `channel` is done (`hist`, or `error`; neither for a
+// subscription that needs no read, opId 0): positions the subscription and
+// answers. A stale answer (the subscription was removed, or replaced by a
+// newer subscribe, meanwhile) touches no subscription; a client's subscribe
+// command still gets its reply: the read's position, nothing recovered.
+void ClientSession::completeSubscribe(const std::string& channel, uint64_t opId, SubscribeAnswer& answer,
+                                      broker::HistoryResult* hist, const broker::BrokerError* error) {
+  using To = SubscribeAnswer::To;
+  const auto& ccfg = node_.config().client;
+  protocol::SubscribeResult& result = answer.result;
+  size_t index = 0;
+  Subscription* sub = findSubscription(channel, &index);
+  const bool current = opId == 0 || (sub && sub->pending && sub->pending->opId == opId);
+  if (!current || error) {
+    if (error) {
+      spdlog::warn("client {}: reading the position of '{}' failed: {}", clientId(), channel, error->message);
+      if (current) unsubscribeAt(index, false);
     }
-    bool done = false;
-    broker::HistoryResult hist;
-    const broker::BrokerError* brokerError = nullptr;
-    broker::BrokerError brokerErrorCopy;
-    node_.broker().history(req.channel, hreq, [&](broker::HistoryResult r, const broker::BrokerError* e) {
-      done = true;
-      if (e) {
-        brokerErrorCopy = *e;
-        brokerError = &brokerErrorCopy;
-      } else {
-        hist = std::move(r);
-      }
-    });
-    if (!done || brokerError) {
-      // Only the memory broker exists so far and it answers synchronously;
-      // an asynchronous broker completes the subscription in its callback.
-      spdlog::warn("client {}: reading the position of '{}' failed: {}", clientId(), req.channel,
-                   brokerError ? brokerError->message : "no synchronous answer");
-      unsubscribeAt(subs_.size() - 1, false);
-      error = err::kInternal;
-      return false;
+    switch (answer.to) {
+      case To::Client:
+        if (error) {
+          std::string own;
+          std::string* out = syncOut(answer.syncSerial);
+          if (!out) out = &own;
+          protocol::writeError(*out, answer.cmdId, err::kInternal.code, error->message, error->temporary);
+          if (out == &own) sendOwnMessage(own);
+          return;
+        }
+        if (hist) {
+          result.positioned = true;
+          result.recoverable = answer.recoverable;
+          result.epoch = hist->position.epoch;
+          result.offset = hist->position.offset;
+        }
+        return answerSubscribe(answer, result, nullptr);
+      case To::Connect:
+        // The connect reply cannot go out without this subscription: the
+        // client reconnects (3004) and subscribes anew.
+        return disconnect(dis::kInternal);
+      case To::Server:
+        return;  // logged above when it failed; the backend's intent is undone, as for a refused one
     }
+    return;
+  }
+
+  uint64_t lastOffset = 0;
+  if (hist) {
     result.positioned = true;
-    result.recoverable = recoverable;
-    result.epoch = hist.position.epoch;
-    result.offset = hist.position.offset;
-    uint64_t lastOffset = hist.position.offset;
-    if (recovering) {
+    result.recoverable = answer.recoverable;
+    result.epoch = hist->position.epoch;
+    result.offset = hist->position.offset;
+    lastOffset = hist->position.offset;
+    if (answer.recovering) {
       result.wasRecovering = true;
-      bool sameEpoch = req.epoch == hist.position.epoch;
-      bool tooMany = hist.publications.size() > size_t(ccfg.recovery_max_publications);
-      result.recovered = sameEpoch && hist.sinceRetained && !tooMany;
+      bool sameEpoch = answer.recoverEpoch == hist->position.epoch;
+      bool tooMany = hist->publications.size() > size_t(ccfg.recovery_max_publications);
+      result.recovered = sameEpoch && hist->sinceRetained && !tooMany;
       if (result.recovered) {
         std::vector<ChannelEventPtr> buffered;
-        if (s.pending) buffered.swap(*s.pending);
-        uint64_t last = req.offset;
-        result.publications = mergeRecovery(hist.publications, buffered, last);
+        buffered.swap(sub->pending->events);
+        uint64_t last = answer.recoverOffset;
+        result.publications = mergeRecovery(hist->publications, buffered, last);
         lastOffset = std::max(last, lastOffset);
         result.offset = lastOffset;
       }
     }
-    SubscriberEntry& entry = s.channel->at(s.slot);
-    entry.lastOffset = lastOffset;
-    entry.flags &= uint8_t(~SubscriberEntry::kPending);
+    sub->channel->at(sub->slot).lastOffset = lastOffset;
+    sub->channel->markPositioned(sub->slot, hist->position.epoch);
+  }
+  if (answer.to == To::Connect) {
+    sub->pending->opId = 0;  // flushed after the connect reply (finishConnect)
+  } else if (sub->pending) {
+    sub->channel->at(sub->slot).flags &= uint8_t(~SubscriberEntry::kPending);
   }
 
-  if (s.flags & Subscription::kPresence) {
-    node_.broker().addPresence(req.channel, clientInfo(&s), ccfg.presence_ttl, [](bool, const broker::BrokerError*) {});
+  if (sub->flags & Subscription::kPresence) {
+    node_.broker().addPresence(channel, clientInfo(sub), ccfg.presence_ttl, [](bool, const broker::BrokerError*) {});
   }
-  if (s.flags & Subscription::kJoinLeave) node_.broker().publishJoin(req.channel, clientInfo(&s));
-  return true;
+  if (sub->flags & Subscription::kJoinLeave) node_.broker().publishJoin(channel, clientInfo(sub));
+  answerSubscribe(answer, result, sub);
+}
+
+// Sends a subscription's answer where it goes, then (Client, Server) the
+// events `sub` buffered while its position was read.
+void ClientSession::answerSubscribe(SubscribeAnswer& answer, protocol::SubscribeResult& result, Subscription* sub) {
+  using To = SubscribeAnswer::To;
+  switch (answer.to) {
+    case To::Client: {
+      std::string own;
+      std::string* out = syncOut(answer.syncSerial);
+      if (!out) out = &own;
+      protocol::writeSubscribeReply(*out, answer.cmdId, result);
+      // Events buffered while the position was read go after the reply, in
+      // the same message.
+      if (sub && sub->pending) flushPending(*sub, *out);
+      if (out == &own) sendOwnMessage(own);
+      return;
+    }
+    case To::Connect: {
+      ConnectWait& wait = *answer.connect;
+      wait.result.subs[answer.connectIndex].second = std::move(result);
+      if (--wait.outstanding == 0) finishConnect(wait);
+      return;
+    }
+    case To::Server: {
+      if (!sub) return;
+      std::string name = sub->channel->name();
+      result.data = std::move(answer.serverData);
+      std::string out;
+      protocol::writeSubscribePush(out, name, result);
+      // The push carries no publications: recovered ones follow as
+      // publication pushes, then whatever arrived while the position was read.
+      for (const auto& pub : result.publications) {
+        out.push_back('\n');
+        protocol::writePublicationPush(out, name, *pub);
+      }
+      if (sub->pending) flushPending(*sub, out);
+      sendOwnMessage(out);
+      scheduleTimer();
+      return;
+    }
+  }
 }
 
 void ClientSession::flushPending(Subscription& sub, std::string& out) {
   if (!sub.pending) return;
   std::vector<ChannelEventPtr> events;
-  events.swap(*sub.pending);
+  events.swap(sub.pending->events);
   sub.pending.reset();
   SubscriberEntry& entry = sub.channel->at(sub.slot);
   for (const ChannelEventPtr& ev : events) {
@@ -519,21 +726,48 @@ void ClientSession::unsubscribeAt(size_t index, bool sendLeave) {
 
 // ---- publish, presence, history --------------------------------------------
 
-namespace {
-// Runs a broker call whose callback fills `out`. Until the Redis broker
-// exists every broker answers synchronously; an asynchronous answer is
-// written as its own message (see ClientSession::emitLater).
-template <class T, class Call, class OnResult>
-void brokerCall(std::string& out, uint32_t id, Call&& call, OnResult&& onResult) {
-  bool done = false;
-  call([&](T result, const broker::BrokerError* e) {
-    done = true;
-    if (e) protocol::writeError(out, id, err::kInternal.code, e->message, e->temporary);
-    else onResult(result);
-  });
-  if (!done) protocol::writeError(out, id, err::kNotAvailable);
+ClientSession::OpTicket ClientSession::beginOp() {
+  inOpTable_ = true;
+  return OpTicket{&node_, this, node_.sessionOps(worker_).begin(this), worker_};
 }
-}  // namespace
+
+ClientSession* ClientSession::endOp(const OpTicket& t) {
+  switch (t.node->sessionOps(t.worker).end(t.session, t.incarnation)) {
+    case SessionOpTable::End::Gone: return nullptr;
+    case SessionOpTable::End::Alive: return t.session;
+    case SessionOpTable::End::AliveLast: t.session->inOpTable_ = false; return t.session;
+  }
+  return nullptr;
+}
+
+std::string* ClientSession::syncOut(uint64_t serial) {
+  if (serial == 0) return nullptr;
+  for (SyncScope* s = SyncScope::current(); s; s = s->prev) {
+    if (s->serial == serial) return &s->out;
+  }
+  return nullptr;
+}
+
+void ClientSession::sendOwnMessage(std::string_view text) {
+  if (state_ == State::Closed) return;
+  transport_.sendText(text);
+  node_.stats().messagesOut.fetch_add(1, std::memory_order_relaxed);
+}
+
+template <class T, class Call, class Write>
+void ClientSession::brokerCall(uint32_t id, Call&& call, Write write) {
+  OpTicket t = beginOp();
+  call([t, id, serial = SyncScope::currentSerial(), write = std::move(write)](T result, const broker::BrokerError* e) {
+    ClientSession* self = endOp(t);
+    if (!self) return;  // the session is gone: nothing to answer, nothing to undo for these calls
+    std::string own;
+    std::string* out = self->syncOut(serial);
+    if (!out) out = &own;
+    if (e) protocol::writeError(*out, id, err::kInternal.code, e->message, e->temporary);
+    else write(*out, result);
+    if (out == &own) self->sendOwnMessage(own);
+  });
+}
 
 void ClientSession::handlePublish(const Command& cmd, std::string& out) {
   if (cmd.channel.empty() || cmd.data.empty()) {
@@ -549,9 +783,9 @@ void ClientSession::handlePublish(const Command& cmd, std::string& out) {
   std::string data;
   if (!protocol::json::compact(cmd.data, data)) return disconnect(dis::kBadRequest);
   brokerCall<broker::PublishResult>(
-      out, cmd.id,
+      cmd.id,
       [&](auto cb) { node_.publish(cmd.channel, std::move(data), clientInfo(sub), {}, {}, std::move(cb)); },
-      [&](const broker::PublishResult&) { protocol::writeEmptyReply(out, cmd.id, Method::Publish); });
+      [id = cmd.id](std::string& o, const broker::PublishResult&) { protocol::writeEmptyReply(o, id, Method::Publish); });
 }
 
 // The common gate of presence, presence_stats and history: a channel name,
@@ -578,16 +812,16 @@ void ClientSession::handlePresence(const Command& cmd, std::string& out) {
   if (!allowRead(cmd, auth::Action::Presence, out)) return;
   using Map = std::unordered_map<std::string, protocol::ClientInfo>;
   brokerCall<Map>(
-      out, cmd.id, [&](auto cb) { node_.broker().presence(cmd.channel, std::move(cb)); },
-      [&](const Map& m) { protocol::writePresenceReply(out, cmd.id, m); });
+      cmd.id, [&](auto cb) { node_.broker().presence(cmd.channel, std::move(cb)); },
+      [id = cmd.id](std::string& o, const Map& m) { protocol::writePresenceReply(o, id, m); });
 }
 
 void ClientSession::handlePresenceStats(const Command& cmd, std::string& out) {
   if (!allowRead(cmd, auth::Action::Presence, out)) return;
   brokerCall<broker::PresenceStats>(
-      out, cmd.id, [&](auto cb) { node_.broker().presenceStats(cmd.channel, std::move(cb)); },
-      [&](const broker::PresenceStats& s) {
-        protocol::writePresenceStatsReply(out, cmd.id, s.numClients, s.numUsers);
+      cmd.id, [&](auto cb) { node_.broker().presenceStats(cmd.channel, std::move(cb)); },
+      [id = cmd.id](std::string& o, const broker::PresenceStats& s) {
+        protocol::writePresenceStatsReply(o, id, s.numClients, s.numUsers);
       });
 }
 
@@ -602,17 +836,17 @@ void ClientSession::handleHistory(const Command& cmd, std::string& out) {
   req.historyTtl = opts->history_ttl;
   req.metaTtl = node_.config().broker.history_meta_ttl;
   brokerCall<broker::HistoryResult>(
-      out, cmd.id, [&](auto cb) { node_.broker().history(cmd.channel, req, std::move(cb)); },
-      [&](const broker::HistoryResult& h) {
-        if (cmd.since && (cmd.since->epoch != h.position.epoch || !h.sinceRetained)) {
-          protocol::writeError(out, cmd.id, err::kUnrecoverablePosition);
+      cmd.id, [&](auto cb) { node_.broker().history(cmd.channel, req, std::move(cb)); },
+      [id = cmd.id, since = cmd.since](std::string& o, const broker::HistoryResult& h) {
+        if (since && (since->epoch != h.position.epoch || !h.sinceRetained)) {
+          protocol::writeError(o, id, err::kUnrecoverablePosition);
           return;
         }
         protocol::HistoryResult r;
         r.publications = h.publications;
         r.epoch = h.position.epoch;
         r.offset = h.position.offset;
-        protocol::writeHistoryReply(out, cmd.id, r);
+        protocol::writeHistoryReply(o, id, r);
       });
 }
 
@@ -637,7 +871,9 @@ void ClientSession::handleSubRefresh(const Command& cmd, std::string& out) {
 // ---- server API actions -----------------------------------------------------
 
 void ClientSession::serverSubscribe(const ServerSubscribeRequest& req) {
-  if (state_ != State::Connected) return;
+  // While the connect reply waits for its position reads the client does
+  // not know it is connected: API actions are ignored as before connect.
+  if (state_ != State::Connected || connectPending_) return;
   protocol::SubscribeRequest sreq;
   sreq.channel = req.channel;
   if (req.recoverSince) {
@@ -645,9 +881,11 @@ void ClientSession::serverSubscribe(const ServerSubscribeRequest& req) {
     sreq.epoch = req.recoverSince->epoch;
     sreq.offset = req.recoverSince->offset;
   }
-  protocol::SubscribeResult result;
+  auto answer = std::make_shared<SubscribeAnswer>();
+  answer->to = SubscribeAnswer::To::Server;
+  answer->serverData = req.data;
   std::optional<ErrorCode> error;
-  if (!subscribe(sreq, true, req.expireAt, req.info, result, error)) {
+  if (!subscribe(sreq, true, req.expireAt, req.info, std::move(answer), error)) {
     if (error && error->code == err::kLimitExceeded.code) {
       // As Centrifugo: a server-side subscription past client.channel_limit
       // closes the connection rather than leaving the backend's intent undone.
@@ -661,23 +899,11 @@ void ClientSession::serverSubscribe(const ServerSubscribeRequest& req) {
                 req.channel, error ? error->message : "unknown");
     return;
   }
-  result.data = req.data;
-  std::string out;
-  protocol::writeSubscribePush(out, req.channel, result);
-  // The push carries no publications: recovered ones follow as publication
-  // pushes, then whatever arrived while the position was read.
-  for (const auto& pub : result.publications) {
-    out.push_back('\n');
-    protocol::writePublicationPush(out, req.channel, *pub);
-  }
-  if (Subscription* sub = findSubscription(req.channel); sub && sub->pending) flushPending(*sub, out);
-  transport_.sendText(out);
-  node_.stats().messagesOut.fetch_add(1, std::memory_order_relaxed);
-  scheduleTimer();
+  // The subscribe push goes out when the position is read (answerSubscribe).
 }
 
 void ClientSession::serverUnsubscribe(std::string_view channel) {
-  if (state_ != State::Connected) return;
+  if (state_ != State::Connected || connectPending_) return;
   size_t index;
   if (!findSubscription(channel, &index)) return;
   std::string name(channel);  // `channel` may view the subscription's own name
@@ -689,7 +915,7 @@ void ClientSession::serverUnsubscribe(std::string_view channel) {
 }
 
 void ClientSession::serverRefresh(bool expired, int64_t expireAt, std::string_view info) {
-  if (state_ != State::Connected) return;
+  if (state_ != State::Connected || connectPending_) return;
   int64_t now = unixNow();
   if (expired || (expireAt > 0 && expireAt <= now)) {
     spdlog::info("client {} (user '{}'): expired by the server API", clientId(), user());
@@ -712,13 +938,13 @@ void ClientSession::deliver(ChannelSubscribers&, const ChannelEvent& ev, const n
 void ClientSession::deliverPending(ChannelSubscribers& ch, const ChannelEventPtr& ev) {
   Subscription* sub = findSubscription(ch.name());
   if (!sub) return;
-  if (!sub->pending) sub->pending = std::make_unique<std::vector<ChannelEventPtr>>();
+  if (!sub->pending) sub->pending = std::make_unique<PendingSubscribe>();
   // Bounded: a position read that takes this long has failed anyway.
-  if (sub->pending->size() >= size_t(node_.config().client.recovery_max_publications) * 4) {
+  if (sub->pending->events.size() >= size_t(node_.config().client.recovery_max_publications) * 4) {
     disconnect(dis::kInsufficientState);
     return;
   }
-  sub->pending->push_back(ev);
+  sub->pending->events.push_back(ev);
 }
 
 void ClientSession::entryMoved(ChannelSubscribers& ch, uint32_t slot) {
@@ -729,6 +955,11 @@ void ClientSession::entryMoved(ChannelSubscribers& ch, uint32_t slot) {
     }
   }
 }
+
+// The hub can no longer keep this subscription in step with its stream:
+// reconnecting makes the SDK resubscribe with recover, and recovery says
+// whether the history still covers what was missed.
+void ClientSession::positionLost(ChannelSubscribers&, uint32_t) { disconnect(dis::kInsufficientState); }
 
 SessionTimer::SessionTimer(ClientSession& session) : session_(session) { TimerNode::fire = &SessionTimer::onFire; }
 
@@ -775,8 +1006,10 @@ std::vector<protocol::PublicationPtr> mergeRecovery(const std::vector<protocol::
 void ClientSession::scheduleTimer() {
   if (state_ == State::Closed || !started_) return;
   uint64_t next = UINT64_MAX;
-  if (state_ == State::Connecting) next = deadline_;
-  if (state_ == State::Connected) {
+  // The connect deadline also bounds a connect reply that waits for its
+  // position reads (connectPending_).
+  if (state_ == State::Connecting || connectPending_) next = deadline_;
+  else if (state_ == State::Connected) {
     next = std::min(next, pingOutstanding_ ? deadline_ : nextPingAt_);
     uint64_t graceMs = uint64_t(node_.config().client.expired_close_delay.count());
     int64_t nowUnix = unixNow();
@@ -798,7 +1031,7 @@ void ClientSession::scheduleTimer() {
 void ClientSession::timerFired() {
   if (state_ == State::Closed) return;
   uint64_t now = net::monotonicMs();
-  if (state_ == State::Connecting) {
+  if (state_ == State::Connecting || connectPending_) {
     if (now >= deadline_) {
       spdlog::info("client {}: no connect command within {} ms", clientId(),
                    node_.config().client.connect_timeout.count());
@@ -874,6 +1107,11 @@ void ClientSession::transportClosed() {
                  {{"client", clientId()}, {"user", user()}, {"transport", transport_.name()},
                   {"connected", wasConnected ? "yes" : "no"}});
   while (!subs_.empty()) unsubscribeAt(subs_.size() - 1, true);
+  // Broker answers still outstanding find the session gone and are dropped.
+  if (inOpTable_) {
+    node_.sessionOps(worker_).forget(this);
+    inOpTable_ = false;
+  }
   if (attached_) {
     node_.detachSession(worker_, this);
     attached_ = false;

@@ -116,9 +116,16 @@ class ClientSession final : public Subscriber, public SessionLink {
   void deliver(ChannelSubscribers& ch, const ChannelEvent& ev, const net::SharedBuffer::Ref& wsFrame) override;
   void deliverPending(ChannelSubscribers& ch, const ChannelEventPtr& ev) override;
   void entryMoved(ChannelSubscribers& ch, uint32_t slot) override;
+  void positionLost(ChannelSubscribers& ch, uint32_t slot) override;
 
  private:
   enum class State : uint8_t { Connecting, Connected, Closed };
+  // Defined in ClientSession.cpp: a positioned subscription's state while its
+  // position is read, where its answer goes, and a connect reply waiting for
+  // such subscriptions.
+  struct PendingSubscribe;
+  struct SubscribeAnswer;
+  struct ConnectWait;
 
   // Kept small (40 bytes): an idle connection's memory is mostly its
   // session, and the rarely set parts live behind pointers.
@@ -129,8 +136,9 @@ class ClientSession final : public Subscriber, public SessionLink {
     int64_t expiresAt = 0;  // subscription token exp (unix s), 0 = never
     // Channel info from the subscription token (raw JSON); null when none.
     std::unique_ptr<std::string> chanInfo;
-    // Events that arrived before the subscribe reply was written.
-    std::unique_ptr<std::vector<ChannelEventPtr>> pending;
+    // Set while the subscription's position is being read (positioned
+    // subscriptions): the events buffered meanwhile and what the answer needs.
+    std::unique_ptr<PendingSubscribe> pending;
     static constexpr uint8_t kPresence = 1;
     static constexpr uint8_t kJoinLeave = 2;  // publishes join/leave
   };
@@ -149,11 +157,40 @@ class ClientSession final : public Subscriber, public SessionLink {
   void handleSubRefresh(const protocol::Command& cmd, std::string& out);
   bool allowRead(const protocol::Command& cmd, auth::Action action, std::string& out);
 
-  // Subscribes (after permission checks) and fills `result`; false with
-  // `err` set when the subscription could not be made. `serverSide` skips
-  // permission checks (token "channels" claim).
-  bool subscribe(const protocol::SubscribeRequest& req, bool serverSide, int64_t tokenExp, std::string chanInfo,
-                 protocol::SubscribeResult& result, std::optional<protocol::ErrorCode>& err);
+  // Subscribes (after permission checks); false with `err` set when the
+  // subscription could not be made. `tokenGranted` skips the namespace's
+  // subscribe permission (token "channels" claim, subscription token, API).
+  // A positioned subscription reads the stream first (subscribeReady, then
+  // history) and is answered by completeSubscribe when the read is done,
+  // which may be inside this call (memory broker) or later; `answer` says
+  // where the answer goes. Otherwise it answers before returning.
+  bool subscribe(const protocol::SubscribeRequest& req, bool tokenGranted, int64_t tokenExp, std::string chanInfo,
+                 std::shared_ptr<SubscribeAnswer> answer, std::optional<protocol::ErrorCode>& err);
+  void readPosition(std::string channel, uint64_t opId, std::shared_ptr<SubscribeAnswer> answer);
+  void completeSubscribe(const std::string& channel, uint64_t opId, SubscribeAnswer& answer,
+                         broker::HistoryResult* hist, const broker::BrokerError* error);
+  void answerSubscribe(SubscribeAnswer& answer, protocol::SubscribeResult& result, Subscription* sub);
+  void finishConnect(ConnectWait& wait);
+  // Where an answer goes: `out` when the broker answered inside the command's
+  // handling (syncSerial's scope is still open), else a message of its own.
+  std::string* syncOut(uint64_t serial);
+  void sendOwnMessage(std::string_view text);
+
+  // A broker operation in flight: what its callback needs to find out
+  // whether this session is still there (core/SessionOps.h).
+  struct OpTicket {
+    Node* node;
+    ClientSession* session;  // may be gone: only compared until endOp says it is live
+    uint64_t incarnation;
+    uint32_t worker;
+  };
+  OpTicket beginOp();
+  // Ends the operation; the session when it is still live, else null.
+  static ClientSession* endOp(const OpTicket& t);
+  // Runs `call(callback)`; the callback answers command `id` with
+  // `write(out, result)`, or error 100 with the broker's message.
+  template <class T, class Call, class Write>
+  void brokerCall(uint32_t id, Call&& call, Write write);
   void unsubscribeAt(size_t index, bool sendLeave);
   Subscription* findSubscription(std::string_view channel, size_t* index = nullptr);
   protocol::ClientInfo clientInfo(const Subscription* sub) const;
@@ -199,7 +236,11 @@ class ClientSession final : public Subscriber, public SessionLink {
   bool pingOutstanding_ : 1 = false;
   bool attached_ : 1 = false;
   bool unusable_ : 1 = false;  // connect failed: the next command closes with 3501
+  bool inOpTable_ : 1 = false;  // has an entry in node_.sessionOps(worker_)
+  // The connect reply waits for the position reads of the token's channels.
+  bool connectPending_ : 1 = false;
 };
+static_assert(sizeof(ClientSession) <= 144, "ClientSession grew: 144 bytes per connection (bench/profiles.md, idle memory)");
 
 // A session timer for transports that have no timer of their own to lend
 // (SessionTransport::armTimer): schedules on the loop's timer wheel and calls

@@ -1,8 +1,11 @@
 #include "core/Hub.h"
 
 #include <cassert>
+#include <algorithm>
 #include <cstring>
 #include <functional>
+
+#include <spdlog/spdlog.h>
 
 #include "net/EventLoop.h"
 #include "protocol/Codec.h"
@@ -66,7 +69,7 @@ ChannelSubscribers* Hub::add(size_t w, std::string_view channel, Subscriber* s, 
     {
       Shard& sh = shardFor(channel);
       std::lock_guard lock(sh.mu);
-      uint64_t& mask = sh.workerMask[std::string(channel)];
+      uint64_t& mask = sh.channels[std::string(channel)].workerMask;
       firstOnNode = mask == 0;
       mask |= uint64_t(1) << w;
     }
@@ -107,11 +110,11 @@ void Hub::eraseChannel(size_t w, ChannelSubscribers* ch) {
   {
     Shard& sh = shardFor(channel);
     std::lock_guard lock(sh.mu);
-    auto mit = sh.workerMask.find(channel);
-    if (mit != sh.workerMask.end()) {
-      mit->second &= ~(uint64_t(1) << w);
-      if (mit->second == 0) {
-        sh.workerMask.erase(mit);
+    auto mit = sh.channels.find(channel);
+    if (mit != sh.channels.end()) {
+      mit->second.workerMask &= ~(uint64_t(1) << w);
+      if (mit->second.workerMask == 0) {
+        sh.channels.erase(mit);
         lastOnNode = true;
       }
     }
@@ -163,14 +166,28 @@ void Hub::onLeave(std::string_view channel, const protocol::ClientInfo& info) {
 // worker is the channel's offset order.
 void Hub::dispatch(ChannelEventPtr ev) {
   stats_.publications.fetch_add(1, std::memory_order_relaxed);
-  uint64_t mask;
-  {
-    Shard& sh = shardFor(ev->channel);
-    std::lock_guard lock(sh.mu);
-    auto it = sh.workerMask.find(ev->channel);
-    if (it == sh.workerMask.end()) return;
-    mask = it->second;
+  Shard& sh = shardFor(ev->channel);
+  std::lock_guard lock(sh.mu);
+  auto it = sh.channels.find(ev->channel);
+  if (it == sh.channels.end()) return;
+  ChannelState& st = it->second;
+  if (st.recovering) {
+    // Held until the recovery read answers; beyond the bound the order
+    // cannot be kept, so the positioned subscribers are told instead.
+    if (st.held.size() < kMaxHeldEvents) st.held.push_back(std::move(ev));
+    else st.heldOverflow = true;
+    return;
   }
+  if (ev->kind == ChannelEvent::Kind::Publication && ev->offset != 0) {
+    st.offset = ev->offset;
+    if (st.epoch != ev->epoch) st.epoch = ev->epoch;
+  }
+  // Queued under the shard lock: a recovery that finishes on another thread
+  // cannot interleave its events with these.
+  enqueue(ev, st.workerMask);
+}
+
+void Hub::enqueue(const ChannelEventPtr& ev, uint64_t mask) {
   for (size_t w = 0; w < workers_.size(); ++w) {
     if (!(mask & (uint64_t(1) << w))) continue;
     Worker& wk = *workers_[w];
@@ -183,6 +200,101 @@ void Hub::dispatch(ChannelEventPtr ev) {
     }
     // One wake-up per batch: a burst of publications costs one post.
     if (wake) wk.loop->post([this, w] { drainInbox(w); });
+  }
+}
+
+void Hub::onResubscribed(std::string_view channel) {
+  std::string name(channel);
+  broker::HistoryRequest req;
+  uint64_t sinceOffset = 0;
+  std::string sinceEpoch;
+  {
+    Shard& sh = shardFor(channel);
+    std::lock_guard lock(sh.mu);
+    auto it = sh.channels.find(name);
+    if (it == sh.channels.end() || it->second.recovering) return;
+    ChannelState& st = it->second;
+    st.recovering = true;
+    sinceOffset = st.offset;
+    sinceEpoch = st.epoch;
+  }
+  if (sinceOffset != 0) {
+    req.since = protocol::StreamPosition{sinceOffset, sinceEpoch};
+    req.limit = recoveryLimit_ + 1;  // one more tells "too many missed"
+  } else {
+    // No publication seen since the node subscribed: the newest ones, in
+    // case subscribers were positioned meanwhile (each entry checks its
+    // own gap).
+    req.reverse = true;
+    req.limit = recoveryLimit_ + 1;
+  }
+  std::weak_ptr<int> alive = alive_;
+  broker_.history(name, req,
+                  [this, alive, name, sinceOffset, sinceEpoch](broker::HistoryResult r, const broker::BrokerError* e) {
+                    if (alive.expired()) return;
+                    if (e) spdlog::warn("hub: reading '{}' after a broker reconnect failed: {}", name, e->message);
+                    finishResubscribe(name, e ? nullptr : &r, sinceOffset, sinceEpoch);
+                  });
+}
+
+void Hub::finishResubscribe(const std::string& channel, const broker::HistoryResult* read, uint64_t sinceOffset,
+                            const std::string& sinceEpoch) {
+  Shard& sh = shardFor(channel);
+  std::lock_guard lock(sh.mu);
+  auto it = sh.channels.find(channel);
+  if (it == sh.channels.end()) return;  // the last subscriber left meanwhile
+  ChannelState& st = it->second;
+  std::vector<ChannelEventPtr> held;
+  held.swap(st.held);
+  const bool overflow = st.heldOverflow;
+  st.recovering = false;
+  st.heldOverflow = false;
+
+  bool covered = read != nullptr && !overflow;
+  std::vector<protocol::PublicationPtr> pubs;
+  if (covered) {
+    pubs = read->publications;
+    if (sinceOffset != 0) {
+      covered = read->sinceRetained && read->position.epoch == sinceEpoch &&
+                pubs.size() <= size_t(recoveryLimit_);
+    } else {
+      std::reverse(pubs.begin(), pubs.end());  // read newest first
+      if (pubs.empty() && read->position.offset == 0)
+        spdlog::info("hub: '{}' keeps no history: what was published while the broker was away is lost", channel);
+    }
+  }
+  if (!covered) {
+    spdlog::info("hub: '{}' cannot be re-positioned after a broker reconnect: its subscribers resubscribe", channel);
+    auto ev = std::make_shared<ChannelEvent>();
+    ev->kind = ChannelEvent::Kind::PositionLost;
+    ev->channel = channel;
+    enqueue(ev, st.workerMask);
+  } else {
+    for (const protocol::PublicationPtr& p : pubs) {
+      if (p->offset <= st.offset && read->position.epoch == st.epoch) continue;
+      auto ev = std::make_shared<ChannelEvent>();
+      ev->kind = ChannelEvent::Kind::Publication;
+      ev->channel = channel;
+      ev->pub = p;
+      ev->offset = p->offset;
+      ev->epoch = read->position.epoch;
+      ev->fromHistory = true;
+      protocol::writePublicationPush(ev->push, channel, *p);
+      st.offset = p->offset;
+      st.epoch = ev->epoch;
+      stats_.publications.fetch_add(1, std::memory_order_relaxed);
+      enqueue(ev, st.workerMask);
+    }
+  }
+  // The live events that came during the read, after the recovered ones
+  // (workers skip those they already have by offset).
+  for (ChannelEventPtr& ev : held) {
+    if (ev->kind == ChannelEvent::Kind::Publication && ev->offset != 0) {
+      if (ev->epoch == st.epoch && ev->offset <= st.offset) continue;  // among the recovered ones
+      st.offset = ev->offset;
+      if (st.epoch != ev->epoch) st.epoch = ev->epoch;
+    }
+    enqueue(ev, st.workerMask);
   }
 }
 
@@ -202,31 +314,101 @@ void Hub::drainInbox(size_t w) {
   }
 }
 
+bool Hub::loseEntry(ChannelSubscribers& ch, uint32_t i) {
+  SubscriberEntry& e = ch.entries()[i];
+  e.flags = uint8_t((e.flags | SubscriberEntry::kLost) & ~SubscriberEntry::kStale);
+  stats_.positionsLost.fetch_add(1, std::memory_order_relaxed);
+  size_t before = ch.entries().size();
+  e.subscriber->positionLost(ch, i);
+  return ch.entries().size() < before;
+}
+
+void ChannelSubscribers::markPositioned(uint32_t slot, std::string_view epoch) {
+  entries_[slot].flags |= SubscriberEntry::kPositioned;
+  if (epoch_ == epoch) return;
+  if (!epoch_.empty()) {
+    for (uint32_t i = 0; i < entries_.size(); ++i) {
+      SubscriberEntry& e = entries_[i];
+      if (i == slot || !(e.flags & SubscriberEntry::kPositioned) || (e.flags & SubscriberEntry::kPending)) continue;
+      e.flags |= SubscriberEntry::kStale;
+      staleMarked_ = true;
+    }
+  }
+  epoch_.assign(epoch);
+}
+
 // The hot path: one frame per event per worker, one reference per subscriber.
+// A positioned entry costs two compares more (epoch once per event, offset
+// per entry); losing a position is the rare path.
 void Hub::deliverLocal(size_t w, const ChannelEventPtr& ev) {
   Worker& wk = *workers_[w];
   auto it = wk.channels.find(ev->channel);
   if (it == wk.channels.end()) return;
   ChannelSubscribers& ch = *it->second;
+  wk.delivering = &ch;
+  const bool lostAll = ev->kind == ChannelEvent::Kind::PositionLost;
+  if (lostAll || ch.staleMarked_) {
+    // Every positioned entry (PositionLost) or those markPositioned
+    // marked is told; pending ones are reading their position right now.
+    ch.staleMarked_ = false;
+    for (uint32_t i = 0; i < ch.entries().size(); ++i) {
+      SubscriberEntry& e = ch.entries()[i];
+      constexpr uint8_t kPendingOrLost = SubscriberEntry::kPending | SubscriberEntry::kLost;
+      if (!(e.flags & SubscriberEntry::kPositioned) || (e.flags & kPendingOrLost)) continue;
+      if (!lostAll && !(e.flags & SubscriberEntry::kStale)) continue;
+      if (loseEntry(ch, i)) {
+        if (ch.entries().empty()) break;
+        --i;
+      }
+    }
+    if (lostAll || ch.entries().empty()) {
+      wk.delivering = nullptr;
+      if (ch.entries().empty()) eraseChannel(w, &ch);
+      return;
+    }
+  }
   net::SharedBuffer::Ref frame = frameText(ev->push);
   stats_.framesEncoded.fetch_add(1, std::memory_order_relaxed);
   const bool isPub = ev->kind == ChannelEvent::Kind::Publication;
+  const bool positioned = isPub && ev->offset != 0;
+  bool newEpoch = false;
+  if (positioned && ch.epoch_ != ev->epoch) {
+    // The stream restarted (or this is the first position seen): offsets
+    // begin again, so a position in the old epoch means nothing.
+    newEpoch = !ch.epoch_.empty();
+    ch.epoch_.assign(ev->epoch);
+  }
   if (wk.encodedEvent != ev) {
     for (auto& e : wk.encodings) e = {};
     wk.encodedEvent = ev;  // a reference count, no allocation
   }
   uint64_t delivered = 0;
-  wk.delivering = &ch;
   // Index loop: a delivery may close its connection (slow consumer), which
   // removes entries; re-read the size every step.
   for (uint32_t i = 0; i < ch.entries().size(); ++i) {
     SubscriberEntry& e = ch.entries()[i];
+    if (e.flags & SubscriberEntry::kLost) continue;
     if (!isPub && !(e.flags & SubscriberEntry::kJoinLeave)) continue;
     if (e.flags & SubscriberEntry::kPending) {
       e.subscriber->deliverPending(ch, ev);
       continue;
     }
-    if (isPub && ev->offset != 0) {
+    if (positioned) {
+      if (e.flags & SubscriberEntry::kPositioned) {
+        // Another epoch, or offsets skipped on the way: the subscriber's
+        // position is lost; it must resubscribe (and recover) to go on.
+        if (newEpoch || ev->offset > e.lastOffset + 1) {
+          if (loseEntry(ch, i)) {
+            if (ch.entries().empty()) break;
+            --i;
+          }
+          continue;
+        }
+      } else if (newEpoch) {
+        e.lastOffset = 0;  // not positioned: just follow the new stream
+      } else if (ev->fromHistory && e.lastOffset == 0) {
+        continue;  // nothing of the stream seen: it may predate the subscription
+      }
       if (ev->offset <= e.lastOffset) continue;  // already sent (recovery overlap)
       e.lastOffset = ev->offset;
     }

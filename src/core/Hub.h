@@ -36,13 +36,19 @@ namespace sb::core {
 
 // One broker event on its way to the workers: immutable, shared by all.
 struct ChannelEvent {
-  enum class Kind : uint8_t { Publication, Join, Leave };
+  // PositionLost: the hub could not re-position the channel's subscribers
+  // (after a broker reconnect); every positioned entry is told.
+  enum class Kind : uint8_t { Publication, Join, Leave, PositionLost };
   Kind kind = Kind::Publication;
   std::string channel;
   protocol::PublicationPtr pub;  // Publication only
   uint64_t offset = 0;           // Publication only; 0 = the channel keeps no history
   std::string push;              // the protocol's JSON push, encoded once
   std::string epoch;             // Publication only: the stream's epoch (empty without history)
+  // Publication only: read from history by the hub after a broker reconnect
+  // (not live). Entries that follow no position and have seen nothing of
+  // the stream skip it: it may be older than their subscription.
+  bool fromHistory = false;
 };
 using ChannelEventPtr = std::shared_ptr<const ChannelEvent>;
 
@@ -92,6 +98,13 @@ class Subscriber {
   virtual void deliverPending(ChannelSubscribers& ch, const ChannelEventPtr& ev) = 0;
   // The entry moved to `slot` in ch's array (after another was removed).
   virtual void entryMoved(ChannelSubscribers& ch, uint32_t slot) = 0;
+  // The positioned entry at `slot` can no longer follow the stream (its
+  // epoch changed, publications were missed on the way, or the hub could not
+  // recover them after a broker reconnect). The entry gets no more events;
+  // the subscriber must end the subscription so that its client resumes
+  // through recovery (which tells it plainly when it cannot). May remove
+  // entries (including this one) from `ch`.
+  virtual void positionLost(ChannelSubscribers& ch, uint32_t slot) = 0;
 };
 
 struct SubscriberEntry {
@@ -100,6 +113,12 @@ struct SubscriberEntry {
   uint8_t flags;
   static constexpr uint8_t kJoinLeave = 1;  // wants join/leave pushes
   static constexpr uint8_t kPending = 2;    // subscribe reply not sent yet
+  // The subscriber was told a stream position (set by
+  // ChannelSubscribers::markPositioned): a publication of another epoch, or
+  // one that skips an offset, means its position is lost.
+  static constexpr uint8_t kPositioned = 4;
+  static constexpr uint8_t kStale = 8;  // marked lost (markPositioned), told at the next event
+  static constexpr uint8_t kLost = 16;  // positionLost sent; gets nothing more
 };
 
 // The local subscribers of one channel on one worker.
@@ -109,10 +128,24 @@ class ChannelSubscribers {
   const std::string& name() const { return name_; }
   std::vector<SubscriberEntry>& entries() { return entries_; }
   SubscriberEntry& at(uint32_t slot) { return entries_[slot]; }
+  // The epoch of the stream the positioned entries follow (empty until a
+  // position or a publication with history is seen).
+  const std::string& epoch() const { return epoch_; }
+  // A caller that told the subscriber at `slot` a stream position (read after
+  // the entry was added, the entry's lastOffset set to it) calls this with
+  // the epoch it read: from then on the entry is checked for epoch changes
+  // and gaps (kPositioned). Entries never marked are not checked. When the
+  // stream has moved to a new epoch, the other positioned entries follow the
+  // old one: they are marked kStale and told positionLost at the channel's
+  // next event.
+  void markPositioned(uint32_t slot, std::string_view epoch);
 
  private:
+  friend class Hub;
   std::string name_;
   std::vector<SubscriberEntry> entries_;
+  std::string epoch_;
+  bool staleMarked_ = false;  // some entry has kStale
 };
 
 struct HubStats {
@@ -122,6 +155,7 @@ struct HubStats {
   std::atomic<uint64_t> deliveries{0};    // events queued to subscribers
   std::atomic<uint64_t> framesEncoded{0}; // frames built (one per event per worker)
   std::atomic<uint64_t> eventsEncoded{0}; // other encodings built (Hub::encoded, one per event per worker)
+  std::atomic<uint64_t> positionsLost{0}; // subscribers told positionLost
 };
 
 class Hub final : public broker::BrokerEventHandler {
@@ -154,6 +188,14 @@ class Hub final : public broker::BrokerEventHandler {
                      const protocol::StreamPosition& pos) override;
   void onJoin(std::string_view channel, const protocol::ClientInfo& info) override;
   void onLeave(std::string_view channel, const protocol::ClientInfo& info) override;
+  // Reads the stream since the newest position this node delivered and
+  // delivers what was missed through the normal path (entries skip what they
+  // have), holding the channel's live events until the read answers; when
+  // the history does not cover the gap, every positioned subscriber of the
+  // channel is told positionLost. Any thread (the Redis broker: worker 0's).
+  void onResubscribed(std::string_view channel) override;
+  // The most publications onResubscribed recovers (client.recovery_max_publications).
+  void setRecoveryLimit(int maxPublications) { recoveryLimit_ = maxPublications; }
 
   HubStats& stats() { return stats_; }
   // Local subscribers of `channel` on worker `w` (tests, counters).
@@ -183,13 +225,35 @@ class Hub final : public broker::BrokerEventHandler {
 
  private:
   struct Worker;
+  // What the node knows of one channel it is subscribed to.
+  struct ChannelState {
+    uint64_t workerMask = 0;  // workers with local subscribers
+    // The newest stream position delivered (offset 0: none seen yet).
+    uint64_t offset = 0;
+    std::string epoch;
+    // onResubscribed's stream read is out: live events wait here (bounded
+    // by kMaxHeldEvents) so that they cannot overtake the recovered ones.
+    bool recovering = false;
+    bool heldOverflow = false;
+    std::vector<ChannelEventPtr> held;
+  };
   struct Shard {
     std::mutex mu;
-    std::unordered_map<std::string, uint64_t> workerMask;  // channel → workers with subscribers
+    std::unordered_map<std::string, ChannelState> channels;  // channels with subscribers
   };
+  static constexpr size_t kMaxHeldEvents = 10000;
   static constexpr size_t kShards = 64;
   Shard& shardFor(std::string_view channel);
   void dispatch(ChannelEventPtr ev);
+  // Queues `ev` to the inbox of every worker in `mask` (in call order).
+  void enqueue(const ChannelEventPtr& ev, uint64_t mask);
+  // onResubscribed's read answered: queue the recovered publications, then
+  // the held live events, or positionLost when the read did not cover the gap.
+  void finishResubscribe(const std::string& channel, const broker::HistoryResult* read, uint64_t sinceOffset,
+                         const std::string& sinceEpoch);
+  // Marks entry `i` lost and tells its subscriber; true when the call
+  // removed entries (the caller revisits slot i).
+  bool loseEntry(ChannelSubscribers& ch, uint32_t i);
   void drainInbox(size_t w);
   void deliverLocal(size_t w, const ChannelEventPtr& ev);
   void eraseChannel(size_t w, ChannelSubscribers* ch);
@@ -200,6 +264,10 @@ class Hub final : public broker::BrokerEventHandler {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::array<Shard, kShards> shards_;
   HubStats stats_;
+  int recoveryLimit_ = 300;
+  // Broker callbacks hold a weak reference: one that answers after the hub
+  // is gone does nothing.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 }  // namespace sb::core

@@ -28,7 +28,10 @@ Node::Node(const config::Config& cfg, std::unique_ptr<broker::Broker> broker, si
       id_(randomNodeId()),
       started_(std::chrono::steady_clock::now()),
       sessions_(workers),
-      streams_(workers) {}
+      streams_(workers),
+      sessionOps_(std::make_unique<SessionOpTable[]>(workers)) {
+  hub_.setRecoveryLimit(cfg_.client.recovery_max_publications);
+}
 
 Node::~Node() = default;
 

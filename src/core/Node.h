@@ -15,6 +15,7 @@
 #include "broker/Broker.h"
 #include "config/Config.h"
 #include "core/Hub.h"
+#include "core/SessionOps.h"
 #include "http/OriginPolicy.h"
 
 namespace sb::core {
@@ -125,7 +126,11 @@ class Node {
     sessions_.forEach(w, std::forward<Fn>(fn));
   }
 
-  // The same for UserStreams (loop thread of worker `w` only).
+  // Worker `w`'s table of sessions with broker answers outstanding
+  // (core/SessionOps.h); loop thread of worker `w` only.
+  SessionOpTable& sessionOps(size_t w) { return sessionOps_[w]; }
+
+  // Each worker's UserStreams, as its sessions above (loop thread of worker `w` only).
   void attachStream(size_t w, UserStream* s) { streams_.attach(w, s); }
   void detachStream(size_t, UserStream* s) { PerWorkerList<UserStream>::detach(s); }
   template <class Fn>
@@ -148,6 +153,7 @@ class Node {
   std::chrono::steady_clock::time_point started_;
   PerWorkerList<ClientSession> sessions_;
   PerWorkerList<UserStream> streams_;
+  std::unique_ptr<SessionOpTable[]> sessionOps_;
 };
 
 }  // namespace sb::core

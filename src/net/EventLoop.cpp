@@ -119,6 +119,7 @@ void EventLoop::run() {
     int n = epoll_wait(epfd_, events, kMaxEvents, timeout);
     if (n < 0 && errno != EINTR) break;
     nowMs_ = monotonicMs();
+    timers_.skipIdle(nowMs_);
     for (int i = 0; i < n; ++i) static_cast<IoHandler*>(events[i].data.ptr)->onIoEvent(events[i].events);
     runPosted();
     timers_.advance(nowMs_);

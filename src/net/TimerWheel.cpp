@@ -46,7 +46,15 @@ void TimerWheel::cancel(TimerNode* node) {
   --count_;
 }
 
+void TimerWheel::skipIdle(uint64_t nowMs) {
+  if (count_ != 0) return;
+  // Nothing is due in any tick up to now, so they all count as processed.
+  const uint64_t tick = nowMs / tickMs_;
+  if (currentTick_ <= tick) currentTick_ = tick + 1;
+}
+
 void TimerWheel::advance(uint64_t nowMs) {
+  skipIdle(nowMs);
   uint64_t target = nowMs / tickMs_;
   while (currentTick_ <= target) {
     TimerNode& head = slots_[currentTick_ % kSlots];

@@ -32,6 +32,10 @@ class TimerWheel {
   // Fires every timer whose deadline is at or before `nowMs`. A callback may
   // schedule or cancel any timer, including its own.
   void advance(uint64_t nowMs);
+  // Call when the loop wakes, before anything may schedule: with no timer
+  // armed the loop slept without ticking, and a timer armed now must count
+  // from now, not from the tick before the sleep (else it fires at once).
+  void skipIdle(uint64_t nowMs);
   // Milliseconds until the next tick boundary (epoll_wait's timeout), or -1
   // when no timer is armed.
   int msUntilNextTick(uint64_t nowMs) const;

@@ -14,7 +14,9 @@
 //
 // Life: a route validates the request, queues the head (HttpStream::head),
 // creates the stream and hands it to HttpSession::upgrade; the connection
-// then belongs to the stream. (A long-poll source instead writes one whole
+// then belongs to the stream. (A plain stream whose positions a remote
+// broker reads later is handed over first, with no timer, and queues the head
+// and start()s once they arrive, or writes an error response and end()s.) (A long-poll source instead writes one whole
 // response when it is ready, then ends the stream.) The source is told once, through
 // onStreamClosed, when the stream ends for any reason (client gone, write
 // error, slow consumer, server shutdown, end()).

@@ -82,12 +82,29 @@ void servePlainPoll(http::HttpContext& ctx, core::Node& node, const PlainOptions
   }
   auto poll = std::make_unique<PlainPoll>(node, size_t(ctx.conn.worker().index()), timeoutS > 0);
   poll->setResponseHeaders(http::corsHeaders(ctx.req));
-  if (auto e = poll->prepare(preq)) return refuse(e->status, e->message);
+  PlainPoll& pollRef = *poll;
   HttpStreamOptions sopts;
   sopts.heartbeatMs = timeoutS * 1000;
+  // As for /sse: the stream takes the connection now and starts (the wait
+  // begins) once the positions are read; it owns the poll, so the callback
+  // (never run once the poll is gone) may use both.
   auto stream = std::make_unique<HttpStream>(ctx.conn, std::move(poll), sopts);
-  stream->start();
+  HttpStream* streamRef = stream.get();
+  net::Connection& conn = ctx.conn;
+  std::vector<std::pair<std::string, std::string>> cors = http::corsHeaders(ctx.req);
+  conn.cancelTimer();
   ctx.session.upgrade(std::move(stream));
+  pollRef.prepare(preq, [streamRef, &conn, cors = std::move(cors)](std::optional<PlainError> e) {
+    if (!conn.isOpen()) return;
+    if (e) {
+      http::Response res = http::Response::error(e->status, e->message);
+      for (const auto& h : cors) res.headers.push_back(h);
+      conn.sendCopy(res.serialize(false, false));
+      streamRef->end();
+      return;
+    }
+    streamRef->start();
+  });
 }
 
 }  // namespace sb::transport

@@ -8,34 +8,34 @@
 
 namespace sb::transport {
 
+// Answers through a deferred response: the broker reads may complete later.
 void servePlainPresence(http::HttpContext& ctx, core::Node& node) {
   if (!node.origins().admit(ctx)) return;  // 403 for a page client.allowed_origins does not allow
-  auto refuse = [&](int status, const std::string& message) {
-    ctx.session.respond(ctx.conn, ctx.req, http::Response::error(status, message));
+  http::DeferredResponse answer = ctx.session.defer(ctx.conn, ctx.req);
+  auto refuse = [answer](int status, const std::string& message) {
+    answer.respond(http::Response::error(status, message));
   };
-  PlainChannelCall call;
-  if (auto e = readPlainChannelCall(ctx.req, node, auth::Action::Presence, call)) return refuse(e->status, e->message);
-  bool done = false;
-  node.broker().presence(call.channel, [&](std::unordered_map<std::string, protocol::ClientInfo> clients,
-                                           const broker::BrokerError* e) {
-    done = true;
-    if (e) return refuse(503, "could not read the presence: " + e->message);
-    std::string body = "{\"presence\":{";
-    bool first = true;
-    for (const auto& [client, info] : clients) {
-      if (!first) body += ',';
-      first = false;
-      protocol::writeString(body, client);
-      body += ':';
-      protocol::writeClientInfo(body, info);
-    }
-    body += "}}\n";
-    http::Response res = http::Response::json(200, std::move(body));
-    res.header("Cache-Control", "no-cache");
-    ctx.session.respond(ctx.conn, ctx.req, std::move(res));
+  readPlainChannelCall(ctx.req, node, auth::Action::Presence,
+                       [&node, answer, refuse](std::optional<PlainError> e, PlainChannelCall call) {
+    if (e) return refuse(e->status, e->message);
+    node.broker().presence(call.channel, [answer, refuse](std::unordered_map<std::string, protocol::ClientInfo> clients,
+                                                          const broker::BrokerError* e) {
+      if (e) return refuse(503, "could not read the presence: " + e->message);
+      std::string body = "{\"presence\":{";
+      bool first = true;
+      for (const auto& [client, info] : clients) {
+        if (!first) body += ',';
+        first = false;
+        protocol::writeString(body, client);
+        body += ':';
+        protocol::writeClientInfo(body, info);
+      }
+      body += "}}\n";
+      http::Response res = http::Response::json(200, std::move(body));
+      res.header("Cache-Control", "no-cache");
+      answer.respond(std::move(res));
+    });
   });
-  // Only synchronous brokers exist so far (broker/Broker.h).
-  if (!done) refuse(503, "the broker did not answer");
 }
 
 }  // namespace sb::transport

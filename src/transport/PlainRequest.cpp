@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <functional>
 #include <unordered_map>
 
 #include "transport/PlainEvent.h"
@@ -38,17 +39,19 @@ std::optional<PlainError> checkSubscribe(const core::Node& node, std::string_vie
 // True when `client` is in the channel's presence as a connection of
 // `user`: a live /sse or /ws stream (or protocol client) of the caller that
 // is subscribed to the channel. Only namespaces with presence can tell.
-bool holdsPresence(core::Node& node, std::string_view channel, std::string_view user, std::string_view client) {
+// `found` gets the answer (on this thread, maybe later); a broker error
+// counts as not found.
+void holdsPresence(core::Node& node, std::string_view channel, const std::string& user, const std::string& client,
+                   std::function<void(bool)> found) {
   const config::ChannelOptions* opts = node.rules().options(channel);
-  if (!opts || !opts->presence || user.empty() || client.empty()) return false;
-  bool found = false;
-  node.broker().presence(channel, [&](std::unordered_map<std::string, protocol::ClientInfo> clients,
+  if (!opts || !opts->presence || user.empty() || client.empty()) return found(false);
+  node.broker().presence(channel, [user, client, found = std::move(found)](
+                                      std::unordered_map<std::string, protocol::ClientInfo> clients,
                                       const broker::BrokerError* e) {
-    if (e) return;
-    auto it = clients.find(std::string(client));
-    found = it != clients.end() && it->second.user == user;
+    if (e) return found(false);
+    auto it = clients.find(client);
+    found(it != clients.end() && it->second.user == user);
   });
-  return found;
 }
 
 }  // namespace
@@ -137,25 +140,34 @@ std::optional<PlainError> readPlainRequest(const http::Request& req, const core:
   return std::nullopt;
 }
 
-std::optional<PlainError> readPlainChannelCall(const http::Request& req, core::Node& node, auth::Action action,
-                                               PlainChannelCall& out) {
+void readPlainChannelCall(const http::Request& req, core::Node& node, auth::Action action,
+                          PlainChannelCallDone done) {
+  PlainChannelCall out;
   std::vector<std::string> channels = req.queryParams("channel");
-  if (channels.empty() || channels[0].empty()) return PlainError{400, "missing channel parameter (?channel=NAME)"};
-  if (channels.size() > 1) return PlainError{400, "one channel per call"};
+  if (channels.empty() || channels[0].empty())
+    return done(PlainError{400, "missing channel parameter (?channel=NAME)"}, std::move(out));
+  if (channels.size() > 1) return done(PlainError{400, "one channel per call"}, std::move(out));
   out.channel = std::move(channels[0]);
-  if (auto e = readPlainCaller(req, node, out.caller)) return e;
-  const auto& rules = node.rules();
-  if (auto e = rules.checkName(out.channel)) return plainChannelError(*e, action, out.channel);
-  std::string client = req.queryParam("client");
-  const bool subscribed = holdsPresence(node, out.channel, out.caller.user, client);
-  if (auto e = rules.check(action, out.channel, auth::Requester{out.caller.user, subscribed, false})) {
-    PlainError refusal = plainChannelError(*e, action, out.channel);
-    if (refusal.status == 403 && !client.empty() && !subscribed)
-      refusal.message += " (client " + quoted(client) + " is not a stream of this user in the channel's presence)";
-    return refusal;
+  if (auto e = readPlainCaller(req, node, out.caller)) return done(std::move(e), std::move(out));
+  if (auto e = node.rules().checkName(out.channel)) {
+    PlainError refusal = plainChannelError(*e, action, out.channel);  // before `out` moves
+    return done(std::move(refusal), std::move(out));
   }
-  if (subscribed) out.client = std::move(client);
-  return std::nullopt;
+  std::string client = req.queryParam("client");
+  std::string channel = out.channel, user = out.caller.user;
+  holdsPresence(node, channel, user, client,
+                [&node, action, client, out = std::move(out), done = std::move(done)](bool subscribed) mutable {
+                  if (auto e = node.rules().check(action, out.channel,
+                                                  auth::Requester{out.caller.user, subscribed, false})) {
+                    PlainError refusal = plainChannelError(*e, action, out.channel);
+                    if (refusal.status == 403 && !client.empty() && !subscribed)
+                      refusal.message +=
+                          " (client " + quoted(client) + " is not a stream of this user in the channel's presence)";
+                    return done(std::move(refusal), std::move(out));
+                  }
+                  if (subscribed) out.client = client;
+                  done(std::nullopt, std::move(out));
+                });
 }
 
 }  // namespace sb::transport

@@ -5,6 +5,7 @@
 // refused request costs nothing and is answered with a precise HTTP status and
 // a JSON body naming the problem.
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -82,8 +83,12 @@ struct PlainChannelCall {
   PlainCaller caller;
   std::string client;  // the caller's verified stream id, or empty
 };
-std::optional<PlainError> readPlainChannelCall(const http::Request& req, core::Node& node, auth::Action action,
-                                               PlainChannelCall& out);
+// `done` gets the refusal or the call, on this thread, maybe later (the
+// "subscribed" check reads the channel's presence from the broker); `req`
+// need only live until this returns.
+using PlainChannelCallDone = std::function<void(std::optional<PlainError>, PlainChannelCall)>;
+void readPlainChannelCall(const http::Request& req, core::Node& node, auth::Action action,
+                          PlainChannelCallDone done);
 
 // A refusal by auth::ChannelRules (checkName or check) on `channel` for
 // `action`, as the HTTP status and message of a plain endpoint.

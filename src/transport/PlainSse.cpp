@@ -145,13 +145,31 @@ void servePlainSse(http::HttpContext& ctx, core::Node& node, const PlainOptions&
   }
   const size_t worker = size_t(ctx.conn.worker().index());
   auto source = std::make_unique<PlainSseStream>(node, worker, opts, preq.expiresAt);
-  if (auto e = source->prepare(preq)) return refuse(*e);
-  ctx.conn.sendCopy(HttpStream::head(kContentType, http::headerLines(http::corsHeaders(ctx.req))));
+  PlainSseStream& sourceRef = *source;
   HttpStreamOptions sopts;
   sopts.heartbeatMs = opts.heartbeatMs;
+  // The stream takes the connection now and opens (head, subscribed event)
+  // once the positions are read, which a remote broker answers later. The
+  // stream owns the source, so the callback (never run once the source is
+  // gone) may use both.
   auto stream = std::make_unique<HttpStream>(ctx.conn, std::move(source), sopts);
-  stream->start();
+  HttpStream* streamRef = stream.get();
+  net::Connection& conn = ctx.conn;
+  std::vector<std::pair<std::string, std::string>> cors = http::corsHeaders(ctx.req);
+  conn.cancelTimer();  // no heartbeat before the head
   ctx.session.upgrade(std::move(stream));
+  sourceRef.prepare(preq, [streamRef, &conn, cors = std::move(cors)](std::optional<PlainError> e) {
+    if (!conn.isOpen()) return;
+    if (e) {
+      http::Response res = http::Response::error(e->status, e->message);
+      for (const auto& h : cors) res.headers.push_back(h);
+      conn.sendCopy(res.serialize(false, false));
+      streamRef->end();
+      return;
+    }
+    conn.sendCopy(HttpStream::head(kContentType, http::headerLines(cors)));
+    streamRef->start();
+  });
 }
 
 }  // namespace sb::transport

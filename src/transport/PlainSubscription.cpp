@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "core/ClientSession.h"
 #include "protocol/Codec.h"
@@ -14,8 +15,7 @@ PlainSubscription::PlainSubscription(core::Node& node, size_t worker, bool annou
 
 PlainSubscription::~PlainSubscription() { leave(); }
 
-std::optional<PlainError> PlainSubscription::prepare(const PlainRequest& req) {
-  const auto& ccfg = node_.config().client;
+void PlainSubscription::prepare(const PlainRequest& req, PreparedCallback prepared) {
   channels_.resize(req.channels.size());
   positions_.resize(req.channels.size());
   reads_.resize(req.channels.size());
@@ -44,36 +44,78 @@ std::optional<PlainError> PlainSubscription::prepare(const PlainRequest& req) {
     // read reaches the entry (buffered while pending), none falls between.
     c.entries = node_.hub().add(worker_, c.name, this, flags, 0, c.slot);
   }
+  // One read per channel with history, all at once; `prepared` runs when the
+  // last answers. The count starts one high so that answers given inside
+  // the broker calls below cannot finish before every read is out.
+  auto reads = std::make_shared<PendingReads>();
+  reads->prepared = std::move(prepared);
+  reads->remaining = 1;
+  alive_ = std::make_shared<bool>(true);
+  std::weak_ptr<bool> alive = alive_;
   for (size_t i = 0; i < channels_.size(); ++i) {
     Channel& c = channels_[i];
     if (!c.history) continue;
-    const config::ChannelOptions* opts = node_.rules().options(c.name);
-    broker::HistoryRequest hreq;
-    hreq.historyTtl = opts->history_ttl;
-    hreq.metaTtl = node_.config().broker.history_meta_ttl;
-    if (c.resume) {
-      hreq.since = since_[i];
-      hreq.limit = ccfg.recovery_max_publications + 1;  // one more tells "too many missed"
-    }
-    bool done = false;
-    std::string failure;
-    node_.broker().history(c.name, hreq, [&](broker::HistoryResult r, const broker::BrokerError* e) {
-      done = true;
-      if (e) failure = e->message;
-      else reads_[i] = std::move(r);
+    ++reads->remaining;
+    // The broker must deliver every publication after the read (Redis:
+    // SUBSCRIBE confirmed) before the position is read.
+    node_.broker().subscribeReady(c.name, [this, alive, reads, i](bool, const broker::BrokerError* e) {
+      if (alive.expired()) return;  // the stream is gone; nothing to do
+      if (e) {
+        if (reads->failure.empty()) reads->failure = channels_[i].name + ": " + e->message;
+        return readDone(reads);
+      }
+      readPosition(i, reads);
     });
-    if (!done || !failure.empty()) {
-      // As in ClientSession: only synchronous brokers exist so far.
-      spdlog::warn("plain subscription: reading the position of '{}' failed: {}", c.name,
-                   done ? failure : "no synchronous answer");
-      leave();
-      return PlainError{503, "could not read the position of channel '" + c.name + "'"};
-    }
-    // The client's position until the catch-up says otherwise: where it
-    // asked to resume, or the channel's top for a fresh subscription.
-    positions_[i] = c.resume ? since_[i] : reads_[i].position;
   }
-  return std::nullopt;
+  readDone(reads);
+}
+
+void PlainSubscription::readPosition(size_t i, const std::shared_ptr<PendingReads>& reads) {
+  const Channel& c = channels_[i];
+  const config::ChannelOptions* opts = node_.rules().options(c.name);
+  broker::HistoryRequest hreq;
+  hreq.historyTtl = opts->history_ttl;
+  hreq.metaTtl = node_.config().broker.history_meta_ttl;
+  if (c.resume) {
+    hreq.since = since_[i];
+    hreq.limit = node_.config().client.recovery_max_publications + 1;  // one more tells "too many missed"
+  }
+  std::weak_ptr<bool> alive = alive_;
+  node_.broker().history(c.name, hreq, [this, alive, reads, i](broker::HistoryResult r, const broker::BrokerError* e) {
+    if (alive.expired()) return;
+    if (e) {
+      if (reads->failure.empty()) reads->failure = channels_[i].name + ": " + e->message;
+    } else {
+      reads_[i] = std::move(r);
+      // The client's position until the catch-up says otherwise: where it
+      // asked to resume, or the channel's top for a fresh subscription.
+      positions_[i] = channels_[i].resume ? since_[i] : reads_[i].position;
+    }
+    readDone(reads);
+  });
+}
+
+void PlainSubscription::readDone(const std::shared_ptr<PendingReads>& reads) {
+  if (--reads->remaining > 0) return;
+  PreparedCallback prepared = std::move(reads->prepared);
+  if (!reads->failure.empty()) {
+    spdlog::warn("plain subscription: reading the position of {} failed", reads->failure);
+    leave();
+    std::string channel = reads->failure.substr(0, reads->failure.find(": "));
+    if (prepared) prepared(PlainError{503, "could not read the position of channel '" + channel + "'"});
+    return;
+  }
+  if (prepared) prepared(std::nullopt);
+}
+
+std::optional<PlainError> PlainSubscription::prepare(const PlainRequest& req) {
+  std::optional<std::optional<PlainError>> outcome;
+  prepare(req, [&outcome](std::optional<PlainError> e) { outcome = std::move(e); });
+  if (!outcome) {
+    spdlog::critical("PlainSubscription::prepare (synchronous form) used with a broker that answers later");
+    std::abort();
+  }
+  return *outcome;
 }
 
 bool PlainSubscription::catchUp() {
@@ -130,6 +172,7 @@ void PlainSubscription::catchUpChannel(size_t i, const protocol::StreamPosition&
   core::SubscriberEntry& entry = c.entries->at(c.slot);
   entry.lastOffset = lastOffset;
   entry.flags &= uint8_t(~core::SubscriberEntry::kPending);
+  c.entries->markPositioned(c.slot, read.position.epoch);
   // Live events that came while pending and are newer than the position read.
   for (const core::ChannelEventPtr& ev : buffered) {
     if (ev->kind != core::ChannelEvent::Kind::Publication || ev->offset <= entry.lastOffset) continue;
@@ -224,6 +267,10 @@ void PlainSubscription::deliverPending(core::ChannelSubscribers& ch, const core:
     return;
   }
   c.pending->push_back(ev);
+}
+
+void PlainSubscription::positionLost(core::ChannelSubscribers&, uint32_t) {
+  disconnectStream(protocol::disconnect::kInsufficientState.code, protocol::disconnect::kInsufficientState.reason);
 }
 
 void PlainSubscription::entryMoved(core::ChannelSubscribers& ch, uint32_t slot) {

@@ -21,6 +21,7 @@
 // disconnect finds it (core::UserStream). Anonymous streams and long polls
 // (a poll is not a lasting connection) do none of this.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,10 +44,17 @@ class PlainSubscription : public core::Subscriber, public core::UserStream {
   PlainSubscription(const PlainSubscription&) = delete;
   PlainSubscription& operator=(const PlainSubscription&) = delete;
 
-  // Registers the request's channels (pending where they keep history) and
-  // reads their positions and, when resuming, what was missed. Writes
-  // nothing. On failure (503: the broker gave no answer) nothing stays
-  // registered.
+  // Registers the request's channels (pending where they keep history),
+  // waits until the broker is subscribed (subscribeReady), and reads their
+  // positions and, when resuming, what was missed. Writes nothing.
+  // `prepared` gets the outcome on this thread, maybe later (a remote
+  // broker); never after this subscription is destroyed (a stream that
+  // closed meanwhile: the late answers find nothing). On failure (503: the
+  // broker failed) nothing stays registered. Call once.
+  using PreparedCallback = std::function<void(std::optional<PlainError>)>;
+  void prepare(const PlainRequest& req, PreparedCallback prepared);
+  // Synchronous form for tests, valid only with a broker that answers before
+  // returning (memory); aborts, saying so, otherwise.
   std::optional<PlainError> prepare(const PlainRequest& req);
   // Writes the catch-up, channel by channel in request order (the missed
   // publications or a reset), and makes every entry live. False when the
@@ -78,6 +86,9 @@ class PlainSubscription : public core::Subscriber, public core::UserStream {
   void deliver(core::ChannelSubscribers& ch, const core::ChannelEvent& ev, const net::SharedBuffer::Ref& wsFrame) final;
   void deliverPending(core::ChannelSubscribers& ch, const core::ChannelEventPtr& ev) final;
   void entryMoved(core::ChannelSubscribers& ch, uint32_t slot) final;
+  // Ends the stream (as the server API's disconnect does): the client comes
+  // back with its last event id and resumes, or is told it cannot.
+  void positionLost(core::ChannelSubscribers& ch, uint32_t slot) final;
 
  protected:
   // The wire format. positions() already includes the event when called.
@@ -118,6 +129,14 @@ class PlainSubscription : public core::Subscriber, public core::UserStream {
     bool announced = false;               // presence added / join published
     std::unique_ptr<std::vector<core::ChannelEventPtr>> pending;  // delivered while pending
   };
+  // The position reads of one prepare() still out.
+  struct PendingReads {
+    size_t remaining = 0;
+    std::string failure;  // "<channel>: <broker message>" of the first failure
+    PreparedCallback prepared;
+  };
+  void readPosition(size_t i, const std::shared_ptr<PendingReads>& reads);
+  void readDone(const std::shared_ptr<PendingReads>& reads);
   size_t indexOf(const core::ChannelSubscribers& ch) const;
   void catchUpChannel(size_t i, const protocol::StreamPosition& since);
   // Why channel i's resume position cannot be recovered, empty when it can
@@ -142,6 +161,8 @@ class PlainSubscription : public core::Subscriber, public core::UserStream {
   std::vector<protocol::StreamPosition> since_;  // the resume positions
   std::vector<broker::HistoryResult> reads_;     // each channel's position and missed publications
   bool overflowed_ = false;
+  // Held weakly by broker callbacks of prepare(): gone with this object.
+  std::shared_ptr<bool> alive_;
 };
 
 }  // namespace sb::transport

@@ -25,6 +25,25 @@ PlainWsSession::~PlainWsSession() {
 }
 
 void PlainWsSession::onOpen(ws::WebSocketConnection& ws) {
+  opened_ = &ws;
+  begin();
+}
+
+void PlainWsSession::prepared(std::optional<PlainError> error) {
+  prepared_ = true;
+  prepareError_ = std::move(error);
+  begin();
+}
+
+void PlainWsSession::begin() {
+  if (!opened_ || !prepared_) return;
+  ws::WebSocketConnection& ws = *opened_;
+  opened_ = nullptr;
+  if (prepareError_) {
+    std::string reason = prepareError_->message.substr(0, 120);  // a close reason holds at most 123 bytes
+    ws.close(1013, reason);
+    return;
+  }
   ws_ = &ws;
   std::string hello = "{\"type\":\"subscribed\",\"channels\":";
   writeChannelPositions(hello);
@@ -78,6 +97,7 @@ void PlainWsSession::emitJoinLeave(size_t, const core::ChannelEvent& ev) {
 
 void PlainWsSession::onClose(ws::WebSocketConnection&, uint16_t) {
   ws_ = nullptr;
+  opened_ = nullptr;
   if (loop_) loop_->timers().cancel(static_cast<TimerNode*>(this));
   leave();
 }
@@ -109,10 +129,28 @@ void servePlainWs(http::HttpContext& ctx, core::Node& node, const PlainOptions& 
     return;
   }
   auto session = std::make_unique<PlainWsSession>(node, size_t(ctx.conn.worker().index()), preq.expiresAt);
-  if (auto e = session->prepare(preq)) {
-    ctx.session.respond(ctx.conn, ctx.req, http::Response::error(e->status, e->message));
-    return;
+  // Positions read at once (memory broker) decide the handshake: a failure
+  // is an HTTP refusal. Read later (a remote broker), the handshake goes
+  // first and the session begins when they arrive (PlainWsSession::prepared).
+  // The callback never runs once the session is gone, so `ref` is safe.
+  struct Handover {
+    bool accepted = false;
+    std::optional<std::optional<PlainError>> atOnce;
+  };
+  auto handover = std::make_shared<Handover>();
+  PlainWsSession& ref = *session;
+  ref.prepare(preq, [handover, &ref](std::optional<PlainError> e) {
+    if (handover->accepted) ref.prepared(std::move(e));
+    else handover->atOnce = std::move(e);
+  });
+  if (handover->atOnce) {
+    if (auto& e = *handover->atOnce) {
+      ctx.session.respond(ctx.conn, ctx.req, http::Response::error(e->status, e->message));
+      return;
+    }
+    ref.prepared(std::nullopt);
   }
+  handover->accepted = true;
   // A refused handshake answers 400/426 and drops the session (it leaves
   // its channels on destruction).
   ws::acceptWebSocket(ctx, wsOptions, std::move(session));

@@ -35,6 +35,10 @@ class PlainWsSession final : public PlainSubscription, public ws::WebSocketApp, 
   void onClose(ws::WebSocketConnection& ws, uint16_t code) override;
   // The server API's disconnect: closes with its code and reason.
   void disconnectStream(uint16_t code, std::string_view reason) override;
+  // prepare()'s outcome. The stream begins (subscribed message, catch-up)
+  // once both this and onOpen have come, in either order; a failure then
+  // closes the WebSocket with 1013 (try again later) and the reason.
+  void prepared(std::optional<PlainError> error);
 
  protected:
   void emitLive(size_t channel, const core::ChannelEvent& ev) override;
@@ -43,10 +47,14 @@ class PlainWsSession final : public PlainSubscription, public ws::WebSocketApp, 
   void emitJoinLeave(size_t channel, const core::ChannelEvent& ev) override;
 
  private:
+  void begin();
   void scheduleTimer();
   static void onTimer(net::TimerNode* node);
 
-  ws::WebSocketConnection* ws_ = nullptr;  // set by onOpen, cleared by onClose
+  ws::WebSocketConnection* ws_ = nullptr;  // set once begun, cleared by onClose
+  ws::WebSocketConnection* opened_ = nullptr;  // open, not yet begun (positions still being read)
+  bool prepared_ = false;
+  std::optional<PlainError> prepareError_;
   net::EventLoop* loop_ = nullptr;         // where the expiry/presence timer is armed
   int64_t expiresAt_;                      // connection token exp (unix s), 0 = never
 };

@@ -93,4 +93,37 @@ for p in $ports; do (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && open="$open
 if [ -z "$left" ] && [ -z "$open" ] && [ -n "$ports" ]; then ok "every server stopped ($(echo $ports | wc -w) ports closed)"; else
   not_ok "servers left running (pids: ${left:-none}; ports still open:${open:- none})"; fi
 
+
+# ---- the cluster fan-out case (bench/run-cluster-fanout --quick): memory-1,
+# redis-1 and redis-3 each print a row of figures (deliveries/s, latency,
+# and for Redis its CPU per 100k deliveries and publishes per publication).
+if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
+  TMPDIR="$TMP/logs" BUILD="$BUILD" timeout 180 bench/run-cluster-fanout --quick >"$TMP/cluster.stdout" 2>"$TMP/cluster.stderr"
+  rc=$?
+  if [ "$rc" = 0 ]; then ok "bench/run-cluster-fanout --quick exited 0"; else
+    not_ok "bench/run-cluster-fanout --quick exited $rc; its stderr ends:"; tail -15 "$TMP/cluster.stderr" | sed 's/^/#   /'; fi
+  for setup in memory-1 redis-1 redis-3; do
+    row=$(grep -E "^\| $setup \|" "$TMP/cluster.stdout" | head -1)
+    dps=$(echo "$row" | awk -F'|' '{ gsub(/ /, "", $3); print $3 }')
+    p99=$(echo "$row" | awk -F'|' '{ gsub(/ /, "", $6); print $6 }')
+    if [[ "$dps" =~ ^[0-9]+$ ]] && [ "$dps" -gt 0 ] && [[ "$p99" =~ ^[0-9.]+$ ]]; then
+      ok "cluster-fanout row $setup: $dps deliveries/s, p99 $p99 ms"
+    else
+      not_ok "cluster-fanout row $setup has no figures: '$row'"
+    fi
+  done
+  for setup in redis-1 redis-3; do
+    row=$(grep -E "^\| $setup \|" "$TMP/cluster.stdout" | head -1)
+    cpu=$(echo "$row" | awk -F'|' '{ gsub(/ /, "", $10); print $10 }')
+    perpub=$(echo "$row" | awk -F'|' '{ gsub(/ /, "", $11); print $11 }')
+    if [[ "$cpu" =~ ^[0-9.]+$ ]] && [ "$perpub" = "1.00" ]; then
+      ok "cluster-fanout $setup: Redis CPU $cpu ms per 100k deliveries, 1.00 publish per publication"
+    else
+      not_ok "cluster-fanout $setup: Redis CPU '$cpu', publishes per publication '$perpub' (want 1.00)"
+    fi
+  done
+else
+  not_ok "redis-server/redis-cli missing for the cluster fan-out smoke run (scripts/install-deps)"
+fi
+
 finish

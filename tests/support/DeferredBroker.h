@@ -93,10 +93,9 @@ class DeferredBroker final : public broker::Broker {
  private:
   template <class T>
   broker::Callback<T> wrap(broker::Callback<T> done) {
+    // complete() copies the error when it holds the answer.
     return [this, done = std::move(done)](T result, const broker::BrokerError* e) mutable {
-      std::optional<broker::BrokerError> err;
-      if (e) err = *e;
-      complete<T>(std::move(done), std::move(result), err ? &*err : nullptr);
+      complete<T>(std::move(done), std::move(result), e);
     };
   }
   template <class T>

@@ -535,8 +535,10 @@ TYPED_TEST_P(BrokerSuite, IdempotencyKeyReturnsFirstPosition) {
 
 TYPED_TEST_P(BrokerSuite, EventsOnlyWhileSubscribed) {
   auto ch = this->channel("a");
-  this->publish(ch, "before", withHistory(10, 60s));
+  // publishJoin has no completion; the awaited publish after it on the same
+  // broker is what guarantees the join was handled before we subscribe.
   this->broker().publishJoin(ch, ClientInfo{"u", "c", "", ""});
+  this->publish(ch, "before", withHistory(10, 60s));
   this->subscribe(ch);
   this->publish(ch, "during", withHistory(10, 60s));
   ASSERT_TRUE(this->events().waitFor(ch, TestFixture::Kind::Publication, 1, this->engine().timeout));

@@ -35,6 +35,7 @@ struct Entry final : Subscriber {
   void deliver(ChannelSubscribers&, const ChannelEvent&, const net::SharedBuffer::Ref&) override {}
   void deliverPending(ChannelSubscribers&, const ChannelEventPtr&) override {}
   void entryMoved(ChannelSubscribers&, uint32_t s) override { slot = s; }
+  void positionLost(ChannelSubscribers&, uint32_t) override {}
   ChannelSubscribers* channel = nullptr;
   uint32_t slot = 0;
   size_t worker = 0;

@@ -58,6 +58,8 @@ struct FakeSubscriber final : Subscriber {
   }
   void deliverPending(ChannelSubscribers&, const ChannelEventPtr& ev) override { pending.push_back(ev); }
   void entryMoved(ChannelSubscribers&, uint32_t s) override { slot = s; }
+  void positionLost(ChannelSubscribers&, uint32_t) override { ++lost; }
+  size_t lost = 0;
 
   ChannelSubscribers* channel = nullptr;
   uint32_t slot = 0;

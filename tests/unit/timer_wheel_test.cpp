@@ -113,3 +113,30 @@ TEST(TimerWheel, DestructorDisarms) {
   }
   EXPECT_FALSE(p.armed());
 }
+
+// The loop slept with no timer armed (epoll_wait without a timeout), then an
+// I/O handler arms one: it counts from the wake-up, not from before the sleep.
+TEST(TimerWheel, TimerArmedAfterAnIdleSleepCountsFromTheWakeUp) {
+  TimerWheel w(0, 100);
+  w.advance(50);
+  w.skipIdle(60'000);  // woke a minute later
+  Probe p;
+  w.schedule(&p, 1000);
+  w.advance(60'050);
+  EXPECT_EQ(p.fired, 0) << "fired at once: counted from the tick before the sleep";
+  w.advance(60'900);
+  EXPECT_EQ(p.fired, 0);
+  w.advance(61'200);
+  EXPECT_EQ(p.fired, 1);
+}
+
+// With a timer armed the wheel ticks through the sleep as before.
+TEST(TimerWheel, SkipIdleKeepsArmedTimers) {
+  TimerWheel w(0, 100);
+  Probe p;
+  w.schedule(&p, 500);
+  w.skipIdle(10'000);
+  EXPECT_EQ(p.fired, 0);
+  w.advance(10'000);
+  EXPECT_EQ(p.fired, 1);
+}

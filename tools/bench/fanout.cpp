@@ -78,6 +78,10 @@ constexpr const char* kFanoutHelp =
     "  --pipeline K                   publish requests in flight per API connection (default 128)\n"
     "  --server-pid PID[,PID..]       also report the server's CPU use and RSS (several: summed)\n"
     "  --connect-rate N               new subscriber connections per second (default 3000)\n"
+    "  --also-url URL                 another node's endpoint (repeatable; Centrifugo protocol): subscriber\n"
+    "                                 processes take --url, then each --also-url in turn (at least one\n"
+    "                                 process per URL), so the subscribers spread over a cluster while\n"
+    "                                 publications go to --api\n"
     "  --max-inflight N               simultaneous connects+handshakes per process (default 256)\n"
     "  --retries N                    retries per connection, exponential backoff (default 3)\n"
     "  --connect-timeout D            per attempt, connect + handshake (default 10s)\n"
@@ -486,6 +490,7 @@ int run_fanout(std::span<char* const> argv) {
       {"connect-rate", true}, {"max-inflight", true},  {"retries", true},         {"connect-timeout", true},
       {"timeout", true},      {"header", true, true},  {"subprotocol", true},     {"quiet", false},        {"stop-unsustained", false},
       {"help", false},        {"protocol", true},      {"publish-url", true},     {"channels", true},      {"shared-every", true},
+      {"also-url", true, true},
   };
   Args a("fanout", argv, kOpts);
   if (a.has("help")) {
@@ -539,6 +544,14 @@ int run_fanout(std::span<char* const> argv) {
   std::optional<ServerProcesses> server_pid;
   if (auto text = a.str("server-pid")) server_pid = ServerProcesses::parse(*text);
 
+  // Subscriber endpoints: child c connects to urls[c % urls.size()].
+  std::vector<WsUrl> urls{base.url};
+  for (const std::string& u : a.all("also-url")) {
+    if (protocol != Protocol::kCentrifugo) throw UsageError("--also-url needs the Centrifugo protocol");
+    urls.push_back(parse_loopback_ws_url(u));
+  }
+  min_processes = std::max<uint32_t>(min_processes, uint32_t(urls.size()));
+
   const uint64_t total = base.connections;
   uint32_t nproc = uint32_t(std::max<uint64_t>(min_processes, (total + per_process - 1) / per_process));
   if (nproc > total) nproc = uint32_t(total);
@@ -580,6 +593,7 @@ int run_fanout(std::span<char* const> argv) {
   uint64_t first_index = 0;
   for (uint32_t c = 0; c < nproc; ++c) {
     ClientOptions o = base;
+    o.url = urls[c % urls.size()];
     o.connections = uint32_t(share_of(total, nproc, c));
     o.rate_per_sec = base.rate_per_sec / nproc;
     CentrifugoOptions child_proto = proto;

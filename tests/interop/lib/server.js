@@ -40,6 +40,23 @@ function waitForPort(port, timeoutMs = 10000) {
   });
 }
 
+// SB_TEST_REDIS=host:port runs every server of the suite on the Redis broker
+// (tests/run-all does this for a second interop pass). Each server gets its
+// own key prefix, so tests never see each other's streams; a server restarted
+// in place on the same port keeps its prefix, as a real node keeps its Redis.
+const REDIS = process.env.SB_TEST_REDIS || '';
+const redisMode = REDIS !== '';
+const prefixByPort = new Map();
+function redisEnv(port, env) {
+  if (!redisMode || env.SWITCHBOARD_BROKER_TYPE) return {};
+  if (!prefixByPort.has(port)) prefixByPort.set(port, `sbtest${process.pid}-${port}-${Date.now().toString(36)}`);
+  return {
+    SWITCHBOARD_BROKER_TYPE: 'redis',
+    SWITCHBOARD_BROKER_REDIS_ADDRESS: REDIS,
+    SWITCHBOARD_BROKER_REDIS_PREFIX: prefixByPort.get(port),
+  };
+}
+
 // Starts a server. `env` holds SWITCHBOARD_* overrides; `args` extra argv;
 // `port` reuses a given port (e.g. to restart a stopped server in place).
 async function startServer({ env = {}, args = [], tls = false, wrap = null, port: fixedPort = 0 } = {}) {
@@ -50,6 +67,7 @@ async function startServer({ env = {}, args = [], tls = false, wrap = null, port
     SWITCHBOARD_SERVER_WORKERS: '2',
     SWITCHBOARD_SERVER_WEB_ROOT: path.join(ROOT, 'web'),
     SWITCHBOARD_LOG_LEVEL: 'info',
+    ...redisEnv(port, env),
     ...env,
   };
   const cmd = wrap ? 'bash' : BIN;
@@ -152,4 +170,4 @@ function makeCertificate() {
   return { dir, cert, key };
 }
 
-module.exports = { ROOT, BIN, freePort, startServer, runBinary, request, rawExchange, makeCertificate };
+module.exports = { ROOT, BIN, redisMode, freePort, startServer, runBinary, request, rawExchange, makeCertificate };
