@@ -400,7 +400,10 @@ class RedisBroker::PubSub final : public RedisConnection::Observer {
 
   void onRedisLost(RedisConnection& conn, const std::string&) override {
     if (cluster()) {
-      if (&conn == conn_.get()) return;  // the plain pub/sub connection carries no channel
+      if (&conn == conn_.get()) {  // the plain pub/sub connection carries no channel
+        nextSeed(conn);
+        return;
+      }
       broker_.refreshSlotMap();
     } else {
       broker_.pubsubReady_.store(false, std::memory_order_relaxed);
@@ -476,6 +479,22 @@ class RedisBroker::PubSub final : public RedisConnection::Observer {
   };
 
   bool cluster() const { return broker_.options_.cluster; }
+
+  // Cluster: the plain pub/sub connection (`lost`) moves on to the next seed
+  // node, since the one it used may be gone for good; whatever it subscribes
+  // to is subscribed again from onRedisReady. Replaced from a posted task:
+  // `lost` is still running the callback that reported the loss.
+  void nextSeed(RedisConnection& lost) {
+    const auto& seeds = broker_.seeds_;
+    if (seeds.size() < 2 || !home_) return;
+    home_->post([this, lost = &lost] {
+      if (broker_.closed_.load() || conn_.get() != lost || conn_->state() == RedisConnection::State::Ready) return;
+      seedIndex_ = (seedIndex_ + 1) % broker_.seeds_.size();
+      const RedisAddress& seed = broker_.seeds_[seedIndex_];
+      conn_ = std::make_unique<RedisConnection>(*home_, broker_.connectionOptions(seed, "pub/sub"), this);
+      conn_->start();
+    });
+  }
 
   // Whether `node` is where `channel` is subscribed when nothing is in
   // flight: always with one Redis; the slot's master in a cluster.
@@ -625,6 +644,7 @@ class RedisBroker::PubSub final : public RedisConnection::Observer {
   RedisBroker& broker_;
   net::EventLoop* home_ = nullptr;
   std::unique_ptr<RedisConnection> conn_;  // home loop; in a cluster only for plain (broadcast) pub/sub
+  size_t seedIndex_ = 0;                   // cluster: the seed conn_ goes to
   std::unordered_map<std::string, std::unique_ptr<RedisConnection>> shards_;  // cluster: master → sharded pub/sub
   mutable std::mutex mu_;
   std::unordered_map<std::string, Channel, NameHash, std::equal_to<>> channels_;
