@@ -2,7 +2,8 @@
 // children on loopback ports (slots 0-5460 / 5461-10922 / 10923-16383), the
 // shared broker suite against it, and what only a cluster asks for: Redis's
 // own slot numbers, channels spread over the masters, one SPUBLISH per
-// publication, a master killed and restarted. Skipped, naming the reason,
+// publication, a master killed and restarted, a slot moved to another
+// master (MOVED, sunsubscribe). Skipped, naming the reason,
 // when redis-server is not installed.
 #include <gtest/gtest.h>
 
@@ -372,6 +373,50 @@ TEST(RedisClusterFailure, KilledMasterFailsFastThenResubscribes) {
   ASSERT_TRUE(publishEventually(b, lost, "after", 10s));
   ASSERT_TRUE(events.waitFor(lost, Kind::Publication, 2, 5s));
   EXPECT_EQ(events.of(lost, Kind::Publication).back().pub->data, "after");
+  a.setEventHandler(nullptr);
+}
+
+TEST(RedisClusterFailure, MovedSlotIsFollowedAndResubscribed) {
+  if (!RedisServer::unavailableReason().empty()) GTEST_SKIP() << RedisServer::unavailableReason();
+  RedisTestCluster cluster;
+  ASSERT_TRUE(cluster.start());
+  LoopedRedisBroker a(clusterOptions(cluster)), b(clusterOptions(cluster));
+  EventRecorder events;
+  a.setEventHandler(&events);
+  const std::string ch = channelOn(a.redis(), cluster, 0, "moving");
+  ASSERT_FALSE(subscribeReady(a, ch).error);
+  ASSERT_FALSE(publish(b, ch, "before", withHistory(10, 60s)).error);
+  ASSERT_TRUE(events.waitFor(ch, Kind::Publication, 1, 5s));
+
+  // Move the channel's slot from master 0 to master 1, keys included.
+  const std::string slot = std::to_string(rc::keySlot(a.redis().topic(ch)));
+  RedisProbe from(cluster.node(0).port()), to(cluster.node(1).port()), other(cluster.node(2).port());
+  const std::string fromId = from.command({"CLUSTER", "MYID"}), toId = to.command({"CLUSTER", "MYID"});
+  ASSERT_EQ(to.command({"CLUSTER", "SETSLOT", slot, "IMPORTING", fromId}), "OK");
+  ASSERT_EQ(from.command({"CLUSTER", "SETSLOT", slot, "MIGRATING", toId}), "OK");
+  std::string keys = from.command({"CLUSTER", "GETKEYSINSLOT", slot, "100"});
+  std::vector<std::string> migrate{"MIGRATE", "127.0.0.1", std::to_string(cluster.node(1).port()), "", "0", "5000",
+                                   "KEYS"};
+  for (size_t start = 0; !keys.empty() && start <= keys.size();) {
+    size_t end = keys.find('\n', start);
+    if (end == std::string::npos) end = keys.size();
+    migrate.push_back(keys.substr(start, end - start));
+    start = end + 1;
+  }
+  ASSERT_GT(migrate.size(), 7u) << "the channel has keys to move";
+  ASSERT_EQ(from.command(migrate), "OK");
+  for (RedisProbe* p : {&to, &from, &other}) ASSERT_EQ(p->command({"CLUSTER", "SETSLOT", slot, "NODE", toId}), "OK");
+
+  // Redis ends the shard subscription; the broker subscribes at the new
+  // master, reports the gap, and commands follow the MOVED answers.
+  ASSERT_TRUE(events.waitFor(ch, Kind::Resubscribed, 1, 10s)) << "no resubscription after the slot moved";
+  ASSERT_TRUE(publishEventually(b, ch, "after", 10s));
+  ASSERT_TRUE(events.waitFor(ch, Kind::Publication, 2, 5s));
+  auto got = events.of(ch, Kind::Publication);
+  EXPECT_EQ(got.back().pub->data, "after");
+  EXPECT_EQ(got.back().position.offset, 2u);  // the stream moved with its slot
+  EXPECT_EQ(got.back().position.epoch, got.front().position.epoch);
+  EXPECT_EQ(to.command({"EXISTS", a.redis().key(ch, "meta")}), "1");
   a.setEventHandler(nullptr);
 }
 
