@@ -123,6 +123,7 @@ void Server::start() {
   if (cfg_.broker.type == "redis") {
     broker::RedisBrokerOptions redisOptions;
     redisOptions.address = cfg_.broker.redis_address;
+    redisOptions.cluster = cfg_.broker.redis_cluster;
     redisOptions.password = cfg_.broker.redis_password;
     redisOptions.db = cfg_.broker.redis_db;
     redisOptions.prefix = cfg_.broker.redis_prefix;
@@ -130,8 +131,8 @@ void Server::start() {
     auto redis = std::make_unique<broker::RedisBroker>(redisOptions);
     redisBroker_ = redis.get();
     broker = std::move(redis);
-    spdlog::info("broker: redis at {} (prefix \"{}\", db {})", cfg_.broker.redis_address, cfg_.broker.redis_prefix,
-                 cfg_.broker.redis_db);
+    spdlog::info("broker: redis{} at {} (prefix \"{}\", db {})", cfg_.broker.redis_cluster ? " cluster" : "",
+                 cfg_.broker.redis_address, cfg_.broker.redis_prefix, cfg_.broker.redis_db);
   } else {
     broker::MemoryBrokerOptions brokerOptions;
     brokerOptions.historyMetaTtl = cfg_.broker.history_meta_ttl;

@@ -37,7 +37,9 @@ end
 
 // KEYS: meta, history stream[, idempotency key]
 // ARGV: publication JSON, history size (0 = none), history TTL ms, meta TTL
-//       ms, epoch for a new stream, pub/sub topic, idempotency TTL ms
+//       ms, epoch for a new stream, pub/sub topic, idempotency TTL ms,
+//       "publish" (one Redis) or "spublish" (cluster: the topic shares the
+//       keys' hash slot, which Redis requires of SPUBLISH in a script)
 // Returns {duplicate (0/1), "<offset>:<epoch>"}.
 constexpr std::string_view kPublishBody = R"lua(
 if KEYS[3] then
@@ -58,7 +60,7 @@ if size > 0 then
   redis.call('pexpire', KEYS[2], ARGV[3])
   extend(KEYS[1], math.max(tonumber(ARGV[3]), tonumber(ARGV[4])))
 end
-redis.call('publish', ARGV[6], '{"o":' .. offset .. ',"e":"' .. epoch .. '","p":' .. ARGV[1] .. '}')
+redis.call(ARGV[8], ARGV[6], '{"o":' .. offset .. ',"e":"' .. epoch .. '","p":' .. ARGV[1] .. '}')
 local position = offset .. ':' .. epoch
 if KEYS[3] then redis.call('set', KEYS[3], position, 'PX', ARGV[7]) end
 return {0, position}
@@ -262,18 +264,32 @@ struct RedisBroker::LoopSlot final : RedisConnection::Observer {
   // Loop thread only: created on first use.
   RedisConnection& connection() {
     if (!conn) {
-      conn = std::make_unique<RedisConnection>(loop, broker.connectionOptions("loop " + std::to_string(index)),
-                                               this);
+      conn = std::make_unique<RedisConnection>(
+          loop, broker.connectionOptions(broker.address_, "loop " + std::to_string(index)), this);
       conn->start();
     }
     return *conn;
   }
+  // Cluster: this loop's connection to one master, created on first use.
+  RedisConnection& connectionTo(const RedisAddress& address) {
+    auto& c = nodes[address.text()];
+    if (!c) {
+      c = std::make_unique<RedisConnection>(
+          loop, broker.connectionOptions(address, "loop " + std::to_string(index) + " " + address.text()), this);
+      c->start();
+    }
+    return *c;
+  }
   void onRedisReady(RedisConnection& c) override { broker.loadScripts(c); }
+  void onRedisLost(RedisConnection&, const std::string&) override {
+    if (broker.options_.cluster) broker.refreshSlotMap();  // a master may have moved
+  }
 
   RedisBroker& broker;
   net::EventLoop& loop;
   size_t index;
   std::unique_ptr<RedisConnection> conn;
+  std::unordered_map<std::string, std::unique_ptr<RedisConnection>> nodes;  // cluster: address → connection
 };
 
 // ---- the pub/sub connection and the node's channel subscriptions ----------
@@ -292,11 +308,26 @@ class RedisBroker::PubSub final : public RedisConnection::Observer {
   void start(net::EventLoop& home) {
     home_ = &home;
     if (!conn_) {
-      conn_ = std::make_unique<RedisConnection>(home, broker_.connectionOptions("pub/sub"), this);
+      conn_ = std::make_unique<RedisConnection>(home, broker_.connectionOptions(broker_.address_, "pub/sub"), this);
       conn_->start();
     }
   }
-  void close() { conn_.reset(); }
+  void close() {
+    conn_.reset();
+    shards_.clear();
+  }
+
+  // Home loop, cluster: the slot map changed; channels not subscribed
+  // anywhere are subscribed at their (new) master.
+  void remap() {
+    std::vector<std::string> pending;
+    {
+      std::lock_guard lock(mu_);
+      for (auto& [name, c] : channels_)
+        if (c.local > 0 && c.redis == RedisState::None) pending.push_back(name);
+    }
+    for (auto& name : pending) reconcile(name);
+  }
 
   // Any thread. True when Redis already confirmed the channel (then `ready`
   // is not kept); else `ready` runs on the home loop once it is.
@@ -335,11 +366,16 @@ class RedisBroker::PubSub final : public RedisConnection::Observer {
     return it != channels_.end() && it->second.redis == RedisState::Subscribed;
   }
 
-  void onRedisReady(RedisConnection&) override {
+  void onRedisReady(RedisConnection& conn) override {
     broker_.pubsubReady_.store(true, std::memory_order_relaxed);
-    // Control messages between nodes (publishControl) on a topic of their own.
-    std::string control[] = {broker_.controlTopic()};
-    conn_->pubsub("SUBSCRIBE", control);
+    if (&conn == conn_.get()) {
+      // Control messages between nodes (publishControl) on a topic of their
+      // own, plain pub/sub (in a cluster it reaches every node).
+      std::string control[] = {broker_.controlTopic()};
+      conn_->pubsub("SUBSCRIBE", control);
+      if (cluster()) return;  // cluster: the plain pub/sub connection carries no channel
+    }
+    const std::string node = conn.options().address.text();
     std::vector<std::string> topics;
     std::vector<Waiter> cancelled;
     {
@@ -351,15 +387,16 @@ class RedisBroker::PubSub final : public RedisConnection::Observer {
           it = channels_.erase(it);
           continue;
         }
-        if (c.local > 0 && c.redis == RedisState::None) {
+        if (c.local > 0 && c.redis == RedisState::None && ownedBy(it->first, node)) {
           topics.push_back(broker_.topic(it->first));
           c.redis = RedisState::Subscribing;
+          c.node = node;
         }
         ++it;
       }
       for (size_t i = 0; i < topics.size(); i += kSubscribeBatch) {
         size_t n = std::min(kSubscribeBatch, topics.size() - i);
-        conn_->pubsub("SUBSCRIBE", std::span<const std::string>(topics.data() + i, n));
+        subscribeOn(conn, "SUBSCRIBE", std::span<const std::string>(topics.data() + i, n));
       }
     }
     if (!topics.empty())
@@ -368,12 +405,26 @@ class RedisBroker::PubSub final : public RedisConnection::Observer {
   }
 
   void onRedisLost(RedisConnection& conn, const std::string&) override {
-    broker_.pubsubReady_.store(false, std::memory_order_relaxed);
+    if (cluster()) {
+      if (&conn == conn_.get()) {  // the plain pub/sub connection carries no channel
+        nextSeed(conn);
+        return;
+      }
+      broker_.refreshSlotMap();
+    } else {
+      broker_.pubsubReady_.store(false, std::memory_order_relaxed);
+    }
+    const std::string node = conn.options().address.text();
     std::vector<Waiter> failed;
     {
       std::lock_guard lock(mu_);
       for (auto it = channels_.begin(); it != channels_.end();) {
         Channel& c = it->second;
+        const bool affected = c.redis == RedisState::None ? ownedBy(it->first, node) : c.node == node;
+        if (!affected) {
+          ++it;
+          continue;
+        }
         c.redis = RedisState::None;
         for (auto& w : c.waiters) failed.push_back(std::move(w));
         c.waiters.clear();
@@ -389,7 +440,11 @@ class RedisBroker::PubSub final : public RedisConnection::Observer {
     for (auto& w : failed) w(&error);
   }
 
-  void onRedisPush(RedisConnection&, const redisReply& reply) override {
+  void onRedisPush(RedisConnection& conn, const redisReply& reply) override {
+    if (reply.type == REDIS_REPLY_ERROR) {
+      movedWhileSubscribing(conn, text(&reply));
+      return;
+    }
     if (reply.type != REDIS_REPLY_ARRAY || reply.elements < 3) return;
     std::string_view kind = text(reply.element[0]);
     if (text(reply.element[1]) == broker_.controlTopic()) {
@@ -399,15 +454,26 @@ class RedisBroker::PubSub final : public RedisConnection::Observer {
     }
     std::optional<std::string_view> channel = broker_.channelOfTopic(text(reply.element[1]));
     if (!channel) return;
-    if (kind == "message") {
+    if (kind == "message" || kind == "smessage") {
       deliver(*channel, text(reply.element[2]));
-    } else if (kind == "subscribe") {
+    } else if (kind == "subscribe" || kind == "ssubscribe") {
       confirmedByRedis(std::string(*channel));
-    } else if (kind == "unsubscribe") {
+    } else if (kind == "unsubscribe" || kind == "sunsubscribe") {
+      bool moved = false;
       {
         std::lock_guard lock(mu_);
         auto it = channels_.find(*channel);
-        if (it != channels_.end()) it->second.redis = RedisState::None;
+        if (it != channels_.end()) {
+          // Redis unsubscribes a shard channel by itself when its slot
+          // moves: publications go elsewhere now, some may be missed.
+          moved = it->second.redis == RedisState::Subscribed && it->second.local > 0;
+          if (moved) it->second.gap = true;
+          it->second.redis = RedisState::None;
+        }
+      }
+      if (moved && cluster()) {
+        broker_.refreshSlotMap();  // remap() subscribes it at the new master
+        return;
       }
       reconcile(std::string(*channel));
     }
@@ -420,7 +486,76 @@ class RedisBroker::PubSub final : public RedisConnection::Observer {
     RedisState redis = RedisState::None;
     bool gap = false;    // publications were missed: tell the handler once subscribed
     std::vector<Waiter> waiters;  // subscribeReady callers waiting for Redis
+    std::string node;    // cluster: the master the last SSUBSCRIBE went to
   };
+
+  bool cluster() const { return broker_.options_.cluster; }
+
+  // Cluster: the plain pub/sub connection (`lost`) moves on to the next seed
+  // node, since the one it used may be gone for good; whatever it subscribes
+  // to is subscribed again from onRedisReady. Replaced from a posted task:
+  // `lost` is still running the callback that reported the loss.
+  void nextSeed(RedisConnection& lost) {
+    const auto& seeds = broker_.seeds_;
+    if (seeds.size() < 2 || !home_) return;
+    home_->post([this, lost = &lost] {
+      if (broker_.closed_.load() || conn_.get() != lost || conn_->state() == RedisConnection::State::Ready) return;
+      seedIndex_ = (seedIndex_ + 1) % broker_.seeds_.size();
+      const RedisAddress& seed = broker_.seeds_[seedIndex_];
+      conn_ = std::make_unique<RedisConnection>(*home_, broker_.connectionOptions(seed, "pub/sub"), this);
+      conn_->start();
+    });
+  }
+
+  // Whether `node` is where `channel` is subscribed when nothing is in
+  // flight: always with one Redis; the slot's master in a cluster.
+  bool ownedBy(std::string_view channel, const std::string& node) const {
+    return !cluster() || broker_.ownerOf(broker_.channelSlot(channel)).text() == node;
+  }
+
+  // Home loop. The connection the channel's next step goes to: the one
+  // pub/sub connection; in a cluster the master it is subscribed on, or the
+  // slot's master when it is subscribed nowhere.
+  RedisConnection* connectionFor(std::string_view channel, const Channel& c) {
+    if (!cluster()) return conn_.get();
+    if (c.redis != RedisState::None) {
+      auto it = shards_.find(c.node);
+      return it == shards_.end() ? nullptr : it->second.get();
+    }
+    RedisAddress owner = broker_.ownerOf(broker_.channelSlot(channel));
+    auto& shard = shards_[owner.text()];
+    if (!shard && home_) {
+      shard = std::make_unique<RedisConnection>(*home_, broker_.connectionOptions(owner, "pub/sub " + owner.text()),
+                                                this);
+      shard->start();
+    }
+    return shard.get();
+  }
+
+  // SUBSCRIBE/UNSUBSCRIBE with one Redis; SSUBSCRIBE/SUNSUBSCRIBE in a cluster.
+  bool subscribeOn(RedisConnection& conn, std::string_view verb, std::span<const std::string> topics) {
+    if (!cluster()) return conn.pubsub(verb, topics);
+    return conn.shardedPubsub(verb == "SUBSCRIBE" ? "SSUBSCRIBE" : "SUNSUBSCRIBE", topics);
+  }
+
+  // A -MOVED answer to an SSUBSCRIBE sent on `conn` (the map was stale): the
+  // channels of that slot still in flight there go back to "nowhere" and are
+  // subscribed again once the map is refreshed.
+  void movedWhileSubscribing(RedisConnection& conn, std::string_view error) {
+    auto redirect = rediscluster::parseRedirect(error);
+    if (!redirect) {
+      spdlog::warn("redis broker ({}): {}", conn.options().label, error);
+      return;
+    }
+    const std::string node = conn.options().address.text();
+    {
+      std::lock_guard lock(mu_);
+      for (auto& [name, c] : channels_)
+        if (c.redis == RedisState::Subscribing && c.node == node && broker_.channelSlot(name) == redirect->slot)
+          c.redis = RedisState::None;
+    }
+    broker_.refreshSlotMap();
+  }
 
   void scheduleReconcile(std::string_view channel) {
     broker_.onHomeLoop([this, name = std::string(channel)] { reconcile(name); });
@@ -430,27 +565,34 @@ class RedisBroker::PubSub final : public RedisConnection::Observer {
   // a confirmation is still awaited (then the confirmation reconciles).
   void reconcile(const std::string& channel) {
     std::vector<Waiter> failed, cancelled;
+    std::string failure = "redis broker: pub/sub not started";
     {
       std::lock_guard lock(mu_);
       auto it = channels_.find(channel);
       if (it == channels_.end()) return;
       Channel& c = it->second;
       const bool want = c.local > 0;
-      const bool up = conn_ && conn_->state() == RedisConnection::State::Ready;
+      RedisConnection* conn = connectionFor(channel, c);
+      const bool up = conn && conn->state() == RedisConnection::State::Ready;
       std::string topic[] = {broker_.topic(channel)};
       if (!up) {
         // Subscribed once the connection is ready. When Redis is known to be
         // away, waiting callers hear it now and the gap is reported later;
         // while (re)connecting they wait for the outcome (a loss reported by
         // onRedisLost already marked the gap).
-        if (conn_ && conn_->state() == RedisConnection::State::Down) {
+        if (conn && conn->state() == RedisConnection::State::Down) {
           if (want) c.gap = true;
           failed.swap(c.waiters);
+          failure = conn->lastFailure();
+          if (c.redis == RedisState::Subscribed) c.redis = RedisState::None;  // that master went away
         }
       } else if (c.redis == RedisState::None && want) {
-        if (conn_->pubsub("SUBSCRIBE", topic)) c.redis = RedisState::Subscribing;
+        if (subscribeOn(*conn, "SUBSCRIBE", topic)) {
+          c.redis = RedisState::Subscribing;
+          c.node = conn->options().address.text();
+        }
       } else if (c.redis == RedisState::Subscribed && !want) {
-        if (conn_->pubsub("UNSUBSCRIBE", topic)) c.redis = RedisState::Unsubscribing;
+        if (subscribeOn(*conn, "UNSUBSCRIBE", topic)) c.redis = RedisState::Unsubscribing;
       }
       if (!want && c.redis == RedisState::None) {
         for (auto& w : c.waiters) cancelled.push_back(std::move(w));
@@ -459,7 +601,7 @@ class RedisBroker::PubSub final : public RedisConnection::Observer {
     }
     for (auto& w : cancelled) w(&kUnsubscribedMeanwhile);
     if (!failed.empty()) {
-      BrokerError error{conn_ ? conn_->lastFailure() : std::string("redis broker: pub/sub not started"), true};
+      BrokerError error{failure, true};
       for (auto& w : failed) w(&error);
     }
   }
@@ -512,7 +654,9 @@ class RedisBroker::PubSub final : public RedisConnection::Observer {
 
   RedisBroker& broker_;
   net::EventLoop* home_ = nullptr;
-  std::unique_ptr<RedisConnection> conn_;  // home loop
+  std::unique_ptr<RedisConnection> conn_;  // home loop; in a cluster only for plain (broadcast) pub/sub
+  size_t seedIndex_ = 0;                   // cluster: the seed conn_ goes to
+  std::unordered_map<std::string, std::unique_ptr<RedisConnection>> shards_;  // cluster: master → sharded pub/sub
   mutable std::mutex mu_;
   std::unordered_map<std::string, Channel, NameHash, std::equal_to<>> channels_;
 };
@@ -522,9 +666,21 @@ class RedisBroker::PubSub final : public RedisConnection::Observer {
 RedisBroker::RedisBroker(RedisBrokerOptions options)
     : options_(std::move(options)), controlTopic_(options_.prefix + ":control") {
   std::string problem;
-  auto address = parseRedisAddress(options_.address, &problem);
-  if (!address) throw std::invalid_argument("redis broker: bad address: " + problem);
-  address_ = std::move(*address);
+  if (options_.cluster) {
+    auto seeds = rediscluster::parseSeedList(options_.address, &problem);
+    if (!seeds) throw std::invalid_argument("redis broker: bad cluster seed address: " + problem);
+    seeds_ = std::move(*seeds);
+    address_ = seeds_.front();
+  } else {
+    if (options_.address.find(',') != std::string::npos)
+      throw std::invalid_argument("redis broker: a list of addresses (\"" + options_.address +
+                                  "\") needs cluster mode (redis_cluster = true)");
+    auto address = parseRedisAddress(options_.address, &problem);
+    if (!address) throw std::invalid_argument("redis broker: bad address: " + problem);
+    address_ = std::move(*address);
+  }
+  if (options_.cluster && options_.db != 0)
+    throw std::invalid_argument("redis broker: Redis Cluster has only db 0, got db " + std::to_string(options_.db));
   if (options_.prefix.find_first_of("{}") != std::string::npos)
     throw std::invalid_argument("redis broker: the prefix must not contain '{' or '}', got \"" + options_.prefix +
                                 "\"");
@@ -544,9 +700,9 @@ RedisBroker::RedisBroker(RedisBrokerOptions options)
 
 RedisBroker::~RedisBroker() { close(); }
 
-RedisConnectionOptions RedisBroker::connectionOptions(std::string label) const {
+RedisConnectionOptions RedisBroker::connectionOptions(const RedisAddress& address, std::string label) const {
   RedisConnectionOptions o;
-  o.address = address_;
+  o.address = address;
   o.password = options_.password;
   o.db = options_.db;
   o.connectTimeout = options_.connectTimeout;
@@ -571,8 +727,11 @@ void RedisBroker::attachLoop(net::EventLoop& loop) {
   const bool home = index == 0;
   loop.post([this, slot, home] {
     if (closed_.load()) return;
-    slot->connection();
-    if (home) pubsub_->start(slot->loop);
+    if (!options_.cluster) slot->connection();
+    if (home) {
+      pubsub_->start(slot->loop);
+      if (options_.cluster) refreshSlotMap();
+    }
   });
 }
 
@@ -581,7 +740,10 @@ void RedisBroker::close() {
   pubsubReady_.store(false);
   if (pubsub_) pubsub_->close();
   std::lock_guard lock(attachMu_);
-  for (auto& slot : ownedSlots_) slot->conn.reset();
+  for (auto& slot : ownedSlots_) {
+    slot->conn.reset();
+    slot->nodes.clear();
+  }
 }
 
 RedisBroker::LoopSlot* RedisBroker::slotFor(const net::EventLoop* loop) const {
@@ -620,7 +782,7 @@ void RedisBroker::dispatch(Callback<T> done, Operation<T> op) {
   }
   net::EventLoop* current = net::EventLoop::current();
   if (LoopSlot* slot = slotFor(current)) {
-    op(slot->connection(), std::move(done));
+    op(*slot, std::move(done));
     return;
   }
   LoopSlot* home = homeSlot();
@@ -631,7 +793,7 @@ void RedisBroker::dispatch(Callback<T> done, Operation<T> op) {
   }
   Callback<T> reply = current ? onLoop(std::move(done), *current) : std::move(done);
   home->loop.post([this, home, op = std::move(op), reply = std::move(reply)]() mutable {
-    if (!closed_.load()) op(home->connection(), std::move(reply));
+    if (!closed_.load()) op(*home, std::move(reply));
   });
 }
 
@@ -674,8 +836,9 @@ void RedisBroker::loadScripts(RedisConnection& conn) {
   }
 }
 
-void RedisBroker::runScript(RedisConnection& conn, const Script& script, std::vector<std::string> keys,
-                            std::vector<std::string> args, RedisConnection::ReplyFn done) {
+void RedisBroker::runScript(LoopSlot& slot, uint16_t hashSlot, const Script& script,
+                            std::vector<std::string> keys, std::vector<std::string> args,
+                            RedisConnection::ReplyFn done) {
   auto argv = std::make_shared<std::vector<std::string>>();
   argv->reserve(3 + keys.size() + args.size());
   argv->push_back("EVALSHA");
@@ -683,15 +846,112 @@ void RedisBroker::runScript(RedisConnection& conn, const Script& script, std::ve
   argv->push_back(std::to_string(keys.size()));
   for (auto& k : keys) argv->push_back(std::move(k));
   for (auto& a : args) argv->push_back(std::move(a));
-  conn.command(*argv, [argv, &conn, &script, done](const redisReply* r, const BrokerError* e) {
-    if (isError(r) && text(r).starts_with("NOSCRIPT")) {
-      // Not executed: safe to send again with the source (which caches it).
-      (*argv)[0] = "EVAL";
-      (*argv)[1] = script.source;
-      conn.command(*argv, done);
+  send(slot, hashSlot, std::move(argv), &script, std::move(done), 1, std::nullopt, false);
+}
+
+void RedisBroker::command(LoopSlot& slot, uint16_t hashSlot, std::vector<std::string> argv,
+                          RedisConnection::ReplyFn done) {
+  send(slot, hashSlot, std::make_shared<std::vector<std::string>>(std::move(argv)), nullptr, std::move(done), 1,
+       std::nullopt, false);
+}
+
+void RedisBroker::send(LoopSlot& slot, uint16_t hashSlot, Argv argv, const Script* script,
+                       RedisConnection::ReplyFn done, int redirects, std::optional<RedisAddress> to, bool asking) {
+  if (!options_.cluster) {
+    to.reset();
+  } else if (!to) {
+    to = ownerOf(hashSlot);
+  }
+  RedisConnection& conn = to ? slot.connectionTo(*to) : slot.connection();
+  if (asking) {
+    std::string askingArgv[] = {"ASKING"};
+    conn.command(askingArgv, nullptr);
+  }
+  conn.command(*argv, [this, &slot, hashSlot, argv, script, done, redirects, to, asking](const redisReply* r,
+                                                                                        const BrokerError* e) {
+    if (isError(r)) {
+      std::string_view message = text(r);
+      if (script && (*argv)[0] == "EVALSHA" && message.starts_with("NOSCRIPT")) {
+        // Not executed: safe to send again with the source (which caches it).
+        (*argv)[0] = "EVAL";
+        (*argv)[1] = script->source;
+        send(slot, hashSlot, argv, script, done, redirects, to, asking);
+        return;
+      }
+      if (options_.cluster && redirects > 0) {
+        if (auto redirect = rediscluster::parseRedirect(message)) {
+          if (!redirect->ask) refreshSlotMap();
+          send(slot, hashSlot, argv, script, done, redirects - 1, redirect->to, redirect->ask);
+          return;
+        }
+      }
+    }
+    if (done) done(r, e);
+  });
+}
+
+uint16_t RedisBroker::channelSlot(std::string_view channel) const {
+  return rediscluster::keySlot(key(channel, "events"));
+}
+
+RedisAddress RedisBroker::ownerOf(uint16_t hashSlot) const {
+  std::lock_guard lock(mapMu_);
+  if (slotMap_) {
+    if (const RedisAddress* owner = slotMap_->owner(hashSlot)) return *owner;
+  }
+  return address_;
+}
+
+void RedisBroker::refreshSlotMap() {
+  if (!options_.cluster) return;
+  onHomeLoop([this] {
+    if (refreshing_.exchange(true)) return;
+    auto candidates = std::make_shared<std::vector<RedisAddress>>(seeds_);
+    {
+      std::lock_guard lock(mapMu_);
+      if (slotMap_) {
+        for (auto& master : slotMap_->masters()) {
+          bool known = std::any_of(candidates->begin(), candidates->end(),
+                                   [&](const RedisAddress& a) { return a.text() == master.text(); });
+          if (!known) candidates->push_back(master);
+        }
+      }
+    }
+    refreshFrom(std::move(candidates), 0);
+  });
+}
+
+void RedisBroker::refreshFrom(std::shared_ptr<std::vector<RedisAddress>> candidates, size_t next) {
+  LoopSlot* home = homeSlot();
+  if (!home || closed_.load()) return;
+  // Skip masters known to be away; try the rest in turn.
+  while (next < candidates->size() &&
+         home->connectionTo((*candidates)[next]).state() == RedisConnection::State::Down)
+    ++next;
+  if (next >= candidates->size()) {
+    refreshing_.store(false);
+    spdlog::warn("redis broker: no cluster node answered CLUSTER SLOTS; keeping the previous slot map");
+    return;
+  }
+  const RedisAddress address = (*candidates)[next];
+  std::string argv[] = {"CLUSTER", "SLOTS"};
+  home->connectionTo(address).command(argv, [this, candidates, next, address](const redisReply* r,
+                                                                              const BrokerError* e) {
+    if (closed_.load()) return;
+    std::string problem = e ? e->message : std::string();
+    std::optional<rediscluster::SlotMap> map;
+    if (r) map = rediscluster::parseClusterSlots(*r, address, &problem);
+    if (!map) {
+      spdlog::warn("redis broker: slot map from {}: {}", address.text(), problem);
+      refreshFrom(candidates, next + 1);
       return;
     }
-    done(r, e);
+    {
+      std::lock_guard lock(mapMu_);
+      slotMap_ = std::make_shared<const rediscluster::SlotMap>(std::move(*map));
+    }
+    refreshing_.store(false);
+    pubsub_->remap();
   });
 }
 
@@ -737,10 +997,11 @@ void RedisBroker::publish(std::string_view channel, Publication pub, const Publi
       newEpoch(),
       topic(channel),
       std::to_string(withHistory ? opts.historyTtl.count() : options_.idempotencyTtl.count()),
+      options_.cluster ? "spublish" : "publish",
   };
-  dispatch<PublishResult>(std::move(done), [this, keys = std::move(keys), args = std::move(args)](
-                                               RedisConnection& conn, Callback<PublishResult> reply) mutable {
-    runScript(conn, publishScript_, std::move(keys), std::move(args),
+  dispatch<PublishResult>(std::move(done), [this, hs = channelSlot(channel), keys = std::move(keys), args = std::move(args)](
+                                               LoopSlot& slot, Callback<PublishResult> reply) mutable {
+    runScript(slot, hs, publishScript_, std::move(keys), std::move(args),
               [reply](const redisReply* r, const BrokerError* e) {
                 if (e) return reply({}, e);
                 if (isError(r)) {
@@ -759,23 +1020,26 @@ void RedisBroker::publish(std::string_view channel, Publication pub, const Publi
 }
 
 void RedisBroker::publishJoin(std::string_view channel, const ClientInfo& info) {
-  std::vector<std::string> argv{"PUBLISH", topic(channel), rediscodec::joinMessage(info)};
-  dispatch<bool>(nullptr, [argv = std::move(argv)](RedisConnection& conn, Callback<bool>) {
-    conn.command(argv, nullptr);
+  std::vector<std::string> argv{options_.cluster ? "SPUBLISH" : "PUBLISH", topic(channel), rediscodec::joinMessage(info)};
+  dispatch<bool>(nullptr, [this, hs = channelSlot(channel), argv = std::move(argv)](LoopSlot& slot, Callback<bool>) mutable {
+    command(slot, hs, std::move(argv), nullptr);
   });
 }
 
 void RedisBroker::publishLeave(std::string_view channel, const ClientInfo& info) {
-  std::vector<std::string> argv{"PUBLISH", topic(channel), rediscodec::leaveMessage(info)};
-  dispatch<bool>(nullptr, [argv = std::move(argv)](RedisConnection& conn, Callback<bool>) {
-    conn.command(argv, nullptr);
+  std::vector<std::string> argv{options_.cluster ? "SPUBLISH" : "PUBLISH", topic(channel), rediscodec::leaveMessage(info)};
+  dispatch<bool>(nullptr, [this, hs = channelSlot(channel), argv = std::move(argv)](LoopSlot& slot, Callback<bool>) mutable {
+    command(slot, hs, std::move(argv), nullptr);
   });
 }
 
 void RedisBroker::publishControl(std::string payload, Callback<bool> done) {
+  // Plain PUBLISH: in a cluster any master broadcasts it to every node; the
+  // topic's own slot picks which one.
   std::vector<std::string> argv{"PUBLISH", controlTopic(), std::move(payload)};
-  dispatch<bool>(std::move(done), [argv = std::move(argv)](RedisConnection& conn, Callback<bool> reply) {
-    conn.command(argv, [reply](const redisReply* r, const BrokerError* e) {
+  dispatch<bool>(std::move(done), [this, hs = rediscluster::keySlot(controlTopic()), argv = std::move(argv)](
+                                      LoopSlot& slot, Callback<bool> reply) mutable {
+    command(slot, hs, std::move(argv), [reply](const redisReply* r, const BrokerError* e) {
       if (!reply) return;
       if (e) return reply(false, e);
       if (isError(r)) {
@@ -795,9 +1059,10 @@ void RedisBroker::history(std::string_view channel, const HistoryRequest& req, C
                                 req.since ? std::to_string(req.since->offset) : std::string()};
   std::optional<StreamPosition> since = req.since;
   dispatch<HistoryResult>(
-      std::move(done), [this, keys = std::move(keys), args = std::move(args), since = std::move(since)](
-                           RedisConnection& conn, Callback<HistoryResult> reply) mutable {
-        runScript(conn, historyScript_, std::move(keys), std::move(args),
+      std::move(done), [this, hs = channelSlot(channel), keys = std::move(keys), args = std::move(args),
+                        since = std::move(since)](
+                           LoopSlot& slot, Callback<HistoryResult> reply) mutable {
+        runScript(slot, hs, historyScript_, std::move(keys), std::move(args),
                   [reply, since](const redisReply* r, const BrokerError* e) {
                     if (e) return reply({}, e);
                     if (isError(r)) {
@@ -837,8 +1102,8 @@ void RedisBroker::history(std::string_view channel, const HistoryRequest& req, C
 
 void RedisBroker::removeHistory(std::string_view channel, Callback<bool> done) {
   std::vector<std::string> argv{"DEL", key(channel, "history")};
-  dispatch<bool>(std::move(done), [argv = std::move(argv)](RedisConnection& conn, Callback<bool> reply) {
-    conn.command(argv, [reply](const redisReply* r, const BrokerError* e) {
+  dispatch<bool>(std::move(done), [this, hs = channelSlot(channel), argv = std::move(argv)](LoopSlot& slot, Callback<bool> reply) mutable {
+    command(slot, hs, std::move(argv), [reply](const redisReply* r, const BrokerError* e) {
       if (e) return reply(false, e);
       if (isError(r)) {
         BrokerError error = replyError(r);
@@ -879,26 +1144,26 @@ void RedisBroker::addPresence(std::string_view channel, const ClientInfo& info, 
   }
   std::vector<std::string> args{info.client, rediscodec::encodeClientInfo(info), info.user,
                                 std::to_string(ttl.count())};
-  dispatch<bool>(std::move(done), [this, keys = presenceKeys(*this, channel), args = std::move(args)](
-                                      RedisConnection& conn, Callback<bool> reply) mutable {
-    runScript(conn, addPresenceScript_, std::move(keys), std::move(args), acknowledged(std::move(reply)));
+  dispatch<bool>(std::move(done), [this, hs = channelSlot(channel), keys = presenceKeys(*this, channel), args = std::move(args)](
+                                      LoopSlot& slot, Callback<bool> reply) mutable {
+    runScript(slot, hs, addPresenceScript_, std::move(keys), std::move(args), acknowledged(std::move(reply)));
   });
 }
 
 void RedisBroker::removePresence(std::string_view channel, std::string_view clientId, std::string_view /*user*/,
                                  Callback<bool> done) {
   std::vector<std::string> args{std::string(clientId)};
-  dispatch<bool>(std::move(done), [this, keys = presenceKeys(*this, channel), args = std::move(args)](
-                                      RedisConnection& conn, Callback<bool> reply) mutable {
-    runScript(conn, removePresenceScript_, std::move(keys), std::move(args), acknowledged(std::move(reply)));
+  dispatch<bool>(std::move(done), [this, hs = channelSlot(channel), keys = presenceKeys(*this, channel), args = std::move(args)](
+                                      LoopSlot& slot, Callback<bool> reply) mutable {
+    runScript(slot, hs, removePresenceScript_, std::move(keys), std::move(args), acknowledged(std::move(reply)));
   });
 }
 
 void RedisBroker::presence(std::string_view channel, Callback<std::unordered_map<std::string, ClientInfo>> done) {
   using Clients = std::unordered_map<std::string, ClientInfo>;
-  dispatch<Clients>(std::move(done), [this, keys = presenceKeys(*this, channel)](
-                                         RedisConnection& conn, Callback<Clients> reply) mutable {
-    runScript(conn, presenceScript_, std::move(keys), {}, [reply](const redisReply* r, const BrokerError* e) {
+  dispatch<Clients>(std::move(done), [this, hs = channelSlot(channel), keys = presenceKeys(*this, channel)](
+                                         LoopSlot& slot, Callback<Clients> reply) mutable {
+    runScript(slot, hs, presenceScript_, std::move(keys), {}, [reply](const redisReply* r, const BrokerError* e) {
       if (e) return reply({}, e);
       if (isError(r) || r->type != REDIS_REPLY_ARRAY) {
         BrokerError error = isError(r) ? replyError(r) : malformed("the presence script");
@@ -917,9 +1182,9 @@ void RedisBroker::presence(std::string_view channel, Callback<std::unordered_map
 }
 
 void RedisBroker::presenceStats(std::string_view channel, Callback<PresenceStats> done) {
-  dispatch<PresenceStats>(std::move(done), [this, keys = presenceKeys(*this, channel)](
-                                               RedisConnection& conn, Callback<PresenceStats> reply) mutable {
-    runScript(conn, presenceStatsScript_, std::move(keys), {}, [reply](const redisReply* r, const BrokerError* e) {
+  dispatch<PresenceStats>(std::move(done), [this, hs = channelSlot(channel), keys = presenceKeys(*this, channel)](
+                                               LoopSlot& slot, Callback<PresenceStats> reply) mutable {
+    runScript(slot, hs, presenceStatsScript_, std::move(keys), {}, [reply](const redisReply* r, const BrokerError* e) {
       if (e) return reply({}, e);
       std::optional<int64_t> clients, users;
       if (!isError(r) && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {

@@ -48,13 +48,20 @@
 #include <vector>
 
 #include "broker/Broker.h"
+#include "broker/RedisCluster.h"
 #include "broker/RedisConnection.h"
 #include "net/EventLoop.h"
 
 namespace sb::broker {
 
 struct RedisBrokerOptions {
-  std::string address = "127.0.0.1:6379";  // see parseRedisAddress
+  // See parseRedisAddress. With `cluster`, a comma-separated list of seed
+  // nodes ("10.0.0.1:7000,10.0.0.2:7000"): any one that answers gives the
+  // slot map.
+  std::string address = "127.0.0.1:6379";
+  // Redis Cluster: commands go to the master owning the channel's hash slot
+  // and channels travel over sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7).
+  bool cluster = false;
   std::string password;                    // "" = no AUTH
   int db = 0;
   // First part of every key and pub/sub topic, so that several applications
@@ -143,28 +150,48 @@ class RedisBroker final : public Broker {
     std::string sha1;  // hex, as SCRIPT LOAD answers
   };
   template <class T>
-  using Operation = std::function<void(RedisConnection&, Callback<T>)>;
+  using Operation = std::function<void(LoopSlot&, Callback<T>)>;
+  using Argv = std::shared_ptr<std::vector<std::string>>;
 
   // Runs `op` with the command connection of the caller's loop, or hands it
   // to the home loop (see the file comment); `done` reaches the caller.
   template <class T>
   void dispatch(Callback<T> done, Operation<T> op);
   LoopSlot* slotFor(const net::EventLoop* loop) const;
-  RedisConnectionOptions connectionOptions(std::string label) const;
+  RedisConnectionOptions connectionOptions(const RedisAddress& address, std::string label) const;
+  // The hash slot of every key and the topic of `channel` (they share it).
+  uint16_t channelSlot(std::string_view channel) const;
+  // Cluster: the master owning `hashSlot` by the last slot map (the first
+  // seed while none is known: it redirects).
+  RedisAddress ownerOf(uint16_t hashSlot) const;
+  // Cluster: asks CLUSTER SLOTS (seeds and known masters in turn, on the
+  // home loop) and tells the pub/sub side; one refresh at a time.
+  void refreshSlotMap();
+  void refreshFrom(std::shared_ptr<std::vector<RedisAddress>> candidates, size_t next);
+  // Sends `argv` on `slot`'s connection to the master owning `hashSlot` (or
+  // to the one Redis), follows one -MOVED/-ASK redirection (refreshing the
+  // map on MOVED) and re-sends an EVALSHA that Redis does not know as EVAL.
+  void send(LoopSlot& slot, uint16_t hashSlot, Argv argv, const Script* script, RedisConnection::ReplyFn done,
+            int redirects, std::optional<RedisAddress> to, bool asking);
   // The channel whose topic this is, or nullopt (not one of ours).
   std::optional<std::string_view> channelOfTopic(std::string_view topic) const;
   LoopSlot* homeSlot() const;
   // Runs `task` on the home loop (at once when already there).
   void onHomeLoop(std::function<void()> task);
   // EVALSHA, then EVAL if Redis does not know the script.
-  void runScript(RedisConnection& conn, const Script& script, std::vector<std::string> keys,
+  void runScript(LoopSlot& slot, uint16_t hashSlot, const Script& script, std::vector<std::string> keys,
                  std::vector<std::string> args, RedisConnection::ReplyFn done);
+  void command(LoopSlot& slot, uint16_t hashSlot, std::vector<std::string> argv, RedisConnection::ReplyFn done);
   void loadScripts(RedisConnection& conn);
   static std::string newEpoch();
 
   RedisBrokerOptions options_;
-  std::string controlTopic_;  // "<prefix>:control"
-  RedisAddress address_;
+  std::string controlTopic_;         // "<prefix>:control"
+  RedisAddress address_;             // the one Redis, or the first seed
+  std::vector<RedisAddress> seeds_;  // cluster
+  mutable std::mutex mapMu_;
+  std::shared_ptr<const rediscluster::SlotMap> slotMap_;  // guarded by mapMu_; nullptr until known
+  std::atomic<bool> refreshing_{false};
   Script publishScript_, historyScript_, addPresenceScript_, removePresenceScript_, presenceScript_,
       presenceStatsScript_;
 

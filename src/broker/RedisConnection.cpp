@@ -130,6 +130,7 @@ void RedisConnection::armTimer(Timer& timer, std::chrono::milliseconds delay) {
 void RedisConnection::connect() {
   loop_.timers().cancel(&reconnectTimer_);
   state_ = State::Connecting;
+  pushMode_ = false;
   const RedisAddress& addr = options_.address;
   redisAsyncContext* ac = addr.unixPath.empty() ? redisAsyncConnect(addr.host.c_str(), addr.port)
                                                 : redisAsyncConnectUnix(addr.unixPath.c_str());
@@ -240,6 +241,45 @@ bool RedisConnection::pubsub(std::string_view verb, std::span<const std::string>
   }
   return redisAsyncCommandArgv(ctx_, &RedisConnection::onPush, this, int(args.size()), args.data(), lens.data()) ==
          REDIS_OK;
+}
+
+bool RedisConnection::shardedPubsub(std::string_view verb, std::span<const std::string> channels) {
+  if (state_ != State::Ready || !ctx_ || channels.empty() || !sentAt_.empty()) return false;
+  std::vector<const char*> args;
+  std::vector<size_t> lens;
+  args.reserve(channels.size() + 1);
+  lens.reserve(channels.size() + 1);
+  args.push_back(verb.data());
+  lens.push_back(verb.size());
+  for (const auto& c : channels) {
+    args.push_back(c.data());
+    lens.push_back(c.size());
+  }
+  // Appended to the output buffer without a hiredis callback: the replies
+  // are ours (readPushes), hiredis's reply queue never sees them.
+  if (redisAppendCommandArgv(&ctx_->c, int(args.size()), args.data(), lens.data()) != REDIS_OK) return false;
+  pushMode_ = true;
+  hookAddWrite(this);
+  hookAddRead(this);
+  return true;
+}
+
+void RedisConnection::readPushes() {
+  redisAsyncContext* ac = ctx_;
+  if (redisBufferRead(&ac->c) != REDIS_OK) {
+    drop(ac->c.errstr[0] ? std::string(ac->c.errstr) : std::string("connection closed"));
+    return;
+  }
+  while (ctx_ == ac) {
+    void* reply = nullptr;
+    if (redisReaderGetReply(ac->c.reader, &reply) != REDIS_OK) {
+      drop("unreadable reply from Redis");
+      return;
+    }
+    if (!reply) break;
+    std::unique_ptr<redisReply, void (*)(void*)> owned(static_cast<redisReply*>(reply), &freeReplyObject);
+    if (observer_) observer_->onRedisPush(*this, *owned);
+  }
 }
 
 void RedisConnection::onReply(redisAsyncContext* ac, void* reply, void* privdata) {
@@ -415,7 +455,13 @@ void RedisConnection::onIoEvent(uint32_t events) {
     writing_ = false;
     if (!ctx_) return;
   }
-  if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) redisAsyncHandleRead(ctx_);
+  if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+    if (pushMode_) {
+      readPushes();
+    } else {
+      redisAsyncHandleRead(ctx_);
+    }
+  }
 }
 
 }  // namespace sb::broker

@@ -103,6 +103,13 @@ class RedisConnection final : private net::IoHandler, private net::Flushable {
   // SUBSCRIBE/UNSUBSCRIBE (`verb`) for `channels`; confirmations and messages
   // go to Observer::onRedisPush. Only while Ready (false otherwise).
   bool pubsub(std::string_view verb, std::span<const std::string> channels);
+  // SSUBSCRIBE/SUNSUBSCRIBE (`verb`, Redis 7 sharded pub/sub). hiredis 0.14
+  // does not know these commands, so from the first one on this connection
+  // reads Redis's answers itself and hands every reply (confirmations,
+  // "smessage"s and error replies such as -MOVED) to Observer::onRedisPush.
+  // Only while Ready with no command() awaiting a reply; a connection used
+  // for this takes no command() afterwards (until it reconnects).
+  bool shardedPubsub(std::string_view verb, std::span<const std::string> channels);
   // Closes now: pending commands fail with `reason`, a reconnect follows.
   void drop(const std::string& reason);
 
@@ -133,6 +140,8 @@ class RedisConnection final : private net::IoHandler, private net::Flushable {
   static void fireTimer(net::TimerNode* node);
 
   void onIoEvent(uint32_t events) override;
+  // Push mode (shardedPubsub): reads and hands over what Redis sent.
+  void readPushes();
   void flush() override;
 
   void connect();
@@ -161,6 +170,7 @@ class RedisConnection final : private net::IoHandler, private net::Flushable {
   bool wantWrite_ = false;            // EPOLLOUT wanted (connecting, or a partial write)
   bool writing_ = false;              // inside redisAsyncHandleWrite
   bool closing_ = false;              // in the destructor: callbacks are not called
+  bool pushMode_ = false;             // shardedPubsub used: replies are read by readPushes
   int handshakeLeft_ = 0;
   unsigned attempts_ = 0;             // failed connects since the last Ready
   std::deque<uint64_t> sentAt_;       // loop time of each command awaiting a reply, oldest first

@@ -138,7 +138,10 @@ struct BrokerConfig {
   // Epoch/offset kept after history expires; >= every history_ttl.
   std::chrono::milliseconds history_meta_ttl{86400000};
   // type = "redis" (broker::RedisBroker, docs/scaling.md).
-  std::string redis_address = "127.0.0.1:6379";  // host:port, [ipv6]:port or a unix socket path
+  // host:port, [ipv6]:port or a unix socket path; with redis_cluster a
+  // comma-separated list of seed nodes.
+  std::string redis_address = "127.0.0.1:6379";
+  bool redis_cluster = false;                     // Redis Cluster: slot routing, sharded pub/sub
   std::string redis_password;                     // "" = no AUTH
   int redis_db = 0;
   std::string redis_prefix = "switchboard";       // first part of every key and topic

@@ -66,9 +66,30 @@ void checkBrokerType(const Value& v) {
   checkOneOf(kTypes, std::get<std::string>(v));
 }
 
+// One address, or (Redis Cluster) a comma-separated list of seeds; a bad
+// entry of a list is named by its index.
 void checkRedisAddress(const Value& v) {
+  const auto& text = std::get<std::string>(v);
   std::string problem;
-  if (!broker::parseRedisAddress(std::get<std::string>(v), &problem)) throw ConfigError(problem);
+  if (text.find(',') == std::string::npos) {
+    if (!broker::parseRedisAddress(text, &problem)) throw ConfigError(problem);
+    return;
+  }
+  std::string_view rest = text;
+  for (size_t index = 0;; ++index) {
+    size_t comma = rest.find(',');
+    std::string_view entry = rest.substr(0, comma);
+    while (!entry.empty() && entry.front() == ' ') entry.remove_prefix(1);
+    while (!entry.empty() && entry.back() == ' ') entry.remove_suffix(1);
+    if (entry.empty()) throw ConfigError(fmt::format("element {} of the address list is empty", index));
+    auto address = broker::parseRedisAddress(entry, &problem);
+    if (!address) throw ConfigError(fmt::format("element {} of the address list: {}", index, problem));
+    if (!address->unixPath.empty())
+      throw ConfigError(fmt::format("element {} of the address list: a cluster node is reached over TCP, got \"{}\"",
+                                    index, entry));
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
 }
 
 // The prefix starts every key, whose hash tag ({channel}) must be the first
@@ -370,8 +391,15 @@ const KeyDef kKeys[] = {
         "broker", "redis_address",
         "Where Redis listens (type = \"redis\"): \"host:port\", \"[ipv6]:port\", \"host\" (port 6379),\n"
         "or a unix socket \"/path\" / \"unix:/path\". Prefer an IP address or a name in /etc/hosts:\n"
-        "a DNS lookup at (re)connect time holds up the worker that makes it.")
+        "a DNS lookup at (re)connect time holds up the worker that makes it. With redis_cluster,\n"
+        "a comma-separated list of seed nodes (\"10.0.0.1:7000, 10.0.0.2:7000\"): any one that\n"
+        "answers tells where the others are.")
         .validate(checkRedisAddress),
+    field<&Config::broker, &BrokerConfig::redis_cluster>(
+        "broker", "redis_cluster",
+        "Redis Cluster (Redis 7 or later): each channel's keys and pub/sub go to the master that\n"
+        "owns the channel's hash slot, over sharded pub/sub (SPUBLISH/SSUBSCRIBE); redis_db must\n"
+        "be 0. A list of addresses in redis_address needs it (docs/scaling.md, \"Redis Cluster\")."),
     field<&Config::broker, &BrokerConfig::redis_password>(
         "broker", "redis_password",
         "Password sent with AUTH on every Redis connection; \"\" = none. A wrong one shows in the\n"

@@ -583,8 +583,8 @@ TEST(Registry, IsConsistent) {
   }
   EXPECT_TRUE(envNames.count("SWITCHBOARD_WEBSOCKET_MAX_MESSAGE_SIZE"));
   // 16 server/websocket/debug/log + 5 plain + 17 client + max_name_length + 22 channel options + 2 api
-  // + 6 broker + 1 demo.
-  EXPECT_EQ(names.size(), 70u);
+  // + 7 broker + 1 demo.
+  EXPECT_EQ(names.size(), 71u);
 }
 
 TEST(Registry, EnvCoversEveryKey) {
@@ -814,6 +814,18 @@ TEST(ConfigSections, RedisKeys) {
             "/run/redis/redis.sock");
   EXPECT_THAT(fileError("[broker]\nredis_address = \"redis:port\"\n"),
               HasSubstr("config: broker.redis_address: the port must be a number from 1 to 65535, got \"port\""));
+  // Redis Cluster: a list of seeds, each entry checked and named by its index.
+  Config cluster = loadConfigFromString(
+      "[broker]\nredis_cluster = true\nredis_address = \"127.0.0.1:7000, 127.0.0.1:7001\"\n", nullptr);
+  EXPECT_TRUE(cluster.broker.redis_cluster);
+  EXPECT_EQ(cluster.broker.redis_address, "127.0.0.1:7000, 127.0.0.1:7001");
+  EXPECT_FALSE(Config{}.broker.redis_cluster);
+  EXPECT_THAT(fileError("[broker]\nredis_address = \"127.0.0.1:7000,127.0.0.1:x\"\n"),
+              HasSubstr("config: broker.redis_address: element 1 of the address list: the port must be a number"));
+  EXPECT_THAT(fileError("[broker]\nredis_address = \"127.0.0.1:7000,,127.0.0.1:7001\"\n"),
+              HasSubstr("config: broker.redis_address: element 1 of the address list is empty"));
+  EXPECT_THAT(fileError("[broker]\nredis_address = \"127.0.0.1:7000,/tmp/redis.sock\"\n"),
+              HasSubstr("element 1 of the address list: a cluster node is reached over TCP"));
   EXPECT_THAT(fileError("[broker]\nredis_prefix = \"a{b}\"\n"),
               HasSubstr("config: broker.redis_prefix: '{' and '}' cannot be used"));
   EXPECT_THAT(fileError("[broker]\nredis_db = -1\n"), HasSubstr("config: broker.redis_db"));
