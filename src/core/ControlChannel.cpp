@@ -139,20 +139,22 @@ void NodeRegistry::expire(uint64_t nowMs) {
   std::erase_if(nodes_, [&](const auto& kv) { return nowMs - kv.second.heardMs > expiryMs_; });
 }
 
-void NodeRegistry::update(NodeInfo info, uint64_t nowMs) {
+bool NodeRegistry::update(NodeInfo info, uint64_t nowMs) {
   std::lock_guard lock(mu_);
   auto it = nodes_.find(info.uid);
   if (it == nodes_.end()) {
     if (nodes_.size() >= kMaxNodes) expire(nowMs);
     if (nodes_.size() >= kMaxNodes) {
       spdlog::warn("control channel: more than {} nodes; ignoring node {}", kMaxNodes, info.uid);
-      return;
+      return false;
     }
     std::string uid = info.uid;
     nodes_.emplace(std::move(uid), Entry{std::move(info), nowMs});
-    return;
+    return true;
   }
+  const bool wasExpired = nowMs - std::min(nowMs, it->second.heardMs) > expiryMs_;
   it->second = Entry{std::move(info), nowMs};
+  return wasExpired;
 }
 
 std::vector<NodeInfo> NodeRegistry::live(uint64_t nowMs) {
@@ -271,7 +273,16 @@ void ControlChannel::onControl(std::string_view payload) {
                    info ? std::string("uid differs from the sender") : problem);
       return;
     }
-    registry_.update(std::move(*info), net::monotonicMs());
+    const bool newcomer = registry_.update(std::move(*info), net::monotonicMs());
+    // A node that just started knows no other node until their next
+    // heartbeat (up to kHeartbeatInterval): answer its first broadcast with
+    // ours, addressed to it, so it can route /emulation and list us at once.
+    // Addressed answers are not answered, so this never ping-pongs.
+    if (newcomer && m->to.empty()) {
+      send("info", m->from, encodeNodeInfo(localInfo()), [](bool, const broker::BrokerError* e) {
+        if (e) spdlog::debug("control channel: heartbeat answer not sent: {}", e->message);
+      });
+    }
     return;
   }
   auto it = handlers_.find(m->kind);

@@ -70,7 +70,8 @@ std::optional<NodeInfo> decodeNodeInfo(std::string_view body, std::string& probl
 class NodeRegistry {
  public:
   explicit NodeRegistry(std::chrono::milliseconds expiry = kNodeExpiry) : expiryMs_(uint64_t(expiry.count())) {}
-  void update(NodeInfo info, uint64_t nowMs);
+  // True when the node was not known (or had expired): a newcomer.
+  bool update(NodeInfo info, uint64_t nowMs);
   // Live nodes (heard within the expiry), sorted by name then uid; drops the
   // expired ones.
   std::vector<NodeInfo> live(uint64_t nowMs);

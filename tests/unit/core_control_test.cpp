@@ -147,6 +147,34 @@ TEST_F(ControlChannelTest, HeartbeatsOfOtherNodesListThem) {
   EXPECT_FALSE(node.control().isLiveNode("nobody"));
 }
 
+// A node that starts hears of the others at once: each answers the first
+// broadcast heartbeat of a newcomer with its own, addressed to it, and only
+// that first one (not later heartbeats, not addressed answers).
+TEST(ControlChannelNewcomer, FirstBroadcastHeartbeatIsAnsweredOnce) {
+  auto owned = std::make_unique<testsupport::DeferredBroker>();
+  owned->defer = false;
+  testsupport::DeferredBroker* broker = owned.get();
+  core::Node node{config::Config{}, std::move(owned), 1};
+  auto heartbeat = [&](std::string from, std::string to) {
+    node.control().onControl(core::encodeControl({from, to, "info", core::encodeNodeInfo(infoOf(from, from))}));
+  };
+  heartbeat("newcomer", "");
+  ASSERT_EQ(broker->controlSent.size(), 1u);
+  std::string problem;
+  auto answer = core::decodeControl(broker->controlSent[0], problem);
+  ASSERT_TRUE(answer) << problem;
+  EXPECT_EQ(answer->kind, "info");
+  EXPECT_EQ(answer->to, "newcomer");
+  EXPECT_EQ(answer->from, node.id());
+  auto info = core::decodeNodeInfo(answer->body, problem);
+  ASSERT_TRUE(info) << problem;
+  EXPECT_EQ(info->uid, node.id());
+  heartbeat("newcomer", "");  // its next heartbeat: known now
+  heartbeat("other", node.id());  // an answer addressed to us
+  EXPECT_EQ(broker->controlSent.size(), 1u);
+  EXPECT_TRUE(node.control().isLiveNode("other"));
+}
+
 TEST_F(ControlChannelTest, IgnoresOwnAddressedElsewhereSpoofedAndMalformed) {
   deliver({node.id(), "", "api", "{}"});              // our own echo
   deliver({"other", "third-node", "api", "{}"});      // for another node
