@@ -164,40 +164,8 @@ using sb::broker::suite::withHistory;
 using Kind = sb::broker::suite::RecordedEvent::Kind;
 namespace rc = sb::broker::rediscluster;
 
-template <class T>
-struct Outcome {
-  T value{};
-  std::optional<BrokerError> error;
-  bool completed = false;
-  std::chrono::milliseconds took{0};
-};
-
-template <class T, class Call>
-Outcome<T> await(Call&& call, std::chrono::milliseconds timeout = 5s) {
-  auto promise = std::make_shared<std::promise<Outcome<T>>>();
-  auto future = promise->get_future();
-  auto start = std::chrono::steady_clock::now();
-  call([promise, start](T value, const BrokerError* error) {
-    Outcome<T> out;
-    out.value = std::move(value);
-    if (error) out.error = *error;
-    out.completed = true;
-    out.took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
-    promise->set_value(std::move(out));
-  });
-  if (future.wait_for(timeout) != std::future_status::ready) return {};
-  return future.get();
-}
-
-Outcome<PublishResult> publish(sb::broker::Broker& b, const std::string& ch, const std::string& data,
-                               const PublishOptions& opts = {}) {
-  return await<PublishResult>(
-      [&](Callback<PublishResult> cb) { b.publish(ch, makePublication(data), opts, std::move(cb)); });
-}
-
-Outcome<bool> subscribeReady(sb::broker::Broker& b, const std::string& ch) {
-  return await<bool>([&](Callback<bool> cb) { b.subscribeReady(ch, std::move(cb)); });
-}
+using sb::broker::suite::Outcome;
+using namespace sb::broker::suite::calls;
 
 // Retries `publish` until it succeeds (a node coming back), up to `timeout`.
 bool publishEventually(sb::broker::Broker& b, const std::string& ch, const std::string& data,

@@ -145,6 +145,7 @@ struct Outcome {
   T value{};
   std::optional<BrokerError> error;
   bool completed = false;
+  std::chrono::milliseconds took{0};  // from the call to its callback
 };
 
 inline Publication makePublication(std::string data) {
@@ -160,6 +161,38 @@ inline PublishOptions withHistory(int size, std::chrono::milliseconds ttl, std::
   opts.idempotencyKey = std::move(key);
   return opts;
 }
+
+// Free-standing calls for the broker tests outside the suite (the Redis and
+// Redis Cluster tests): each waits up to `timeout` for the callback and
+// returns an Outcome that is not `completed` when none came.
+namespace calls {
+template <class T, class Call>
+Outcome<T> await(Call&& call, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  auto promise = std::make_shared<std::promise<Outcome<T>>>();
+  auto future = promise->get_future();
+  auto start = std::chrono::steady_clock::now();
+  call([promise, start](T value, const BrokerError* error) {
+    Outcome<T> out;
+    out.value = std::move(value);
+    if (error) out.error = *error;
+    out.completed = true;
+    out.took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+    promise->set_value(std::move(out));
+  });
+  if (future.wait_for(timeout) != std::future_status::ready) return {};
+  return future.get();
+}
+
+inline Outcome<PublishResult> publish(Broker& b, const std::string& ch, const std::string& data,
+                                      const PublishOptions& opts = {}) {
+  return await<PublishResult>(
+      [&](Callback<PublishResult> cb) { b.publish(ch, makePublication(data), opts, std::move(cb)); });
+}
+
+inline Outcome<bool> subscribeReady(Broker& b, const std::string& ch) {
+  return await<bool>([&](Callback<bool> cb) { b.subscribeReady(ch, std::move(cb)); });
+}
+}  // namespace calls
 
 inline std::vector<uint64_t> offsetsOf(const std::vector<PublicationPtr>& pubs) {
   std::vector<uint64_t> out;
