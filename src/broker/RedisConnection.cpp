@@ -397,18 +397,20 @@ void RedisConnection::updateInterest() {
   }
 }
 
+void RedisConnection::setWant(bool& want, bool on) {
+  if (want == on) return;
+  want = on;
+  updateInterest();
+}
+
 void RedisConnection::hookAddRead(void* self) {
   auto* c = static_cast<RedisConnection*>(self);
-  if (c->wantRead_) return;
-  c->wantRead_ = true;
-  c->updateInterest();
+  c->setWant(c->wantRead_, true);
 }
 
 void RedisConnection::hookDelRead(void* self) {
   auto* c = static_cast<RedisConnection*>(self);
-  if (!c->wantRead_) return;
-  c->wantRead_ = false;
-  c->updateInterest();
+  c->setWant(c->wantRead_, false);
 }
 
 void RedisConnection::hookAddWrite(void* self) {
@@ -420,16 +422,12 @@ void RedisConnection::hookAddWrite(void* self) {
     c->loop_.queueFlush(c);
     return;
   }
-  if (c->wantWrite_) return;
-  c->wantWrite_ = true;
-  c->updateInterest();
+  c->setWant(c->wantWrite_, true);
 }
 
 void RedisConnection::hookDelWrite(void* self) {
   auto* c = static_cast<RedisConnection*>(self);
-  if (!c->wantWrite_) return;
-  c->wantWrite_ = false;
-  c->updateInterest();
+  c->setWant(c->wantWrite_, false);
 }
 
 void RedisConnection::hookCleanup(void* self) {

@@ -152,6 +152,8 @@ class RedisConnection final : private net::IoHandler, private net::Flushable {
   void goDown(std::string reason);
   void scheduleReconnect();
   void updateInterest();
+  // Sets wantRead_ or wantWrite_; the epoll interest follows a change.
+  void setWant(bool& want, bool on);
   void armTimer(Timer& timer, std::chrono::milliseconds delay);
   void connectTimedOut();
   void checkReplies();

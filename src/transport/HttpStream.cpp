@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "http/Response.h"
+
 namespace sb::transport {
 
 HttpStream::HttpStream(net::Connection& conn, std::unique_ptr<StreamSource> source, const HttpStreamOptions& opts)
@@ -31,6 +33,15 @@ void HttpStream::start() {
   if (opts_.heartbeatMs > 0) conn_.armTimer(opts_.heartbeatMs);
   else conn_.cancelTimer();
   source_->onStreamOpen(*this);
+}
+
+void HttpStream::refuse(int status, const std::string& message,
+                        const std::vector<std::pair<std::string, std::string>>& extra) {
+  if (!open()) return;
+  http::Response res = http::Response::error(status, message);
+  for (const auto& h : extra) res.headers.push_back(h);
+  conn_.sendCopy(res.serialize(false, false));
+  end();
 }
 
 void HttpStream::end() {

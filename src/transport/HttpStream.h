@@ -24,6 +24,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "net/Connection.h"
 #include "net/SharedBuffer.h"
@@ -94,6 +96,10 @@ class HttpStream final : public net::ProtocolHandler, public StreamSink {
   // Ends the stream from the server side: queued bytes are flushed, then the
   // connection closes. The source is told (onStreamClosed) now.
   void end() override;
+  // Instead of opening (no head was sent yet): answers `status` with an error
+  // JSON naming `message` and the `extra` headers (CORS), then ends.
+  void refuse(int status, const std::string& message,
+              const std::vector<std::pair<std::string, std::string>>& extra);
 
   // StreamSink
   void write(const net::SharedBuffer::Ref& buf, size_t offset, size_t len) override;

@@ -96,13 +96,7 @@ void servePlainPoll(http::HttpContext& ctx, core::Node& node, const PlainOptions
   ctx.session.upgrade(std::move(stream));
   pollRef.prepare(preq, [streamRef, &conn, cors = std::move(cors)](std::optional<PlainError> e) {
     if (!conn.isOpen()) return;
-    if (e) {
-      http::Response res = http::Response::error(e->status, e->message);
-      for (const auto& h : cors) res.headers.push_back(h);
-      conn.sendCopy(res.serialize(false, false));
-      streamRef->end();
-      return;
-    }
+    if (e) return streamRef->refuse(e->status, e->message, cors);
     streamRef->start();
   });
 }

@@ -160,13 +160,7 @@ void servePlainSse(http::HttpContext& ctx, core::Node& node, const PlainOptions&
   ctx.session.upgrade(std::move(stream));
   sourceRef.prepare(preq, [streamRef, &conn, cors = std::move(cors)](std::optional<PlainError> e) {
     if (!conn.isOpen()) return;
-    if (e) {
-      http::Response res = http::Response::error(e->status, e->message);
-      for (const auto& h : cors) res.headers.push_back(h);
-      conn.sendCopy(res.serialize(false, false));
-      streamRef->end();
-      return;
-    }
+    if (e) return streamRef->refuse(e->status, e->message, cors);
     conn.sendCopy(HttpStream::head(kContentType, http::headerLines(cors)));
     streamRef->start();
   });
