@@ -9,6 +9,7 @@
 //       load, restarted on the same port (it rejoins with its slots, empty):
 //       every client recovers everything or is told recovered:false, and all
 //       of them receive what is published once the master is back.
+//       Marked todo: a server bug (CROSSSLOT on resubscribing, below) fails it.
 // Skipped (with the reason) when redis-server, redis-cli or nginx is missing.
 'use strict';
 const test = require('node:test');
@@ -61,8 +62,8 @@ test('redis cluster: 3 nodes + a 3-master Redis Cluster behind nginx', { skip },
   // the master no node is subscribed again, no onResubscribed is reported,
   // and the clients stay subscribed without receiving anything.
   const crossSlot = 'server bug: resubscribing several channels of a restarted master in one SSUBSCRIBE fails with CROSSSLOT';
-  await t.test('(c) kill -9 of the master owning the load channel: every client recovers or is told recovered:false, and keeps receiving',
-    { todo: crossSlot }, async (t) => {
+  const nameC = '(c) kill -9 of the master owning the load channel: every client recovers or is told recovered:false, and keeps receiving';
+  await t.test(nameC, { todo: crossSlot }, async (t) => {
     const channel = 'load:master-restart';
     const master = await rc.ownerOf(topic(cluster, channel));
     assert.ok(master, `a master owns ${channel}`);
