@@ -1,6 +1,7 @@
-// A Switchboard cluster for tests: one redis-server, N nodes on the Redis
-// broker and, optionally, nginx or haproxy in front, all on free loopback
-// ports, every process a child of the test (nothing is daemonized).
+// A Switchboard cluster for tests: one redis-server (or a three-master Redis
+// Cluster), N nodes on the Redis broker and, optionally, nginx or haproxy in
+// front, all on free loopback ports, every process a child of the test
+// (nothing is daemonized).
 //
 //   const { startCluster, missingTools } = require('./lib/cluster');
 //   const skip = missingTools(['redis-server', 'nginx']);   // reason string or false
@@ -12,14 +13,22 @@
 //     await c.redis.kill();    // kill -9; c.redis.start() restarts it (empty) on the same port
 //   });
 //
+// With `redisCluster: true`, startCluster runs startRedisCluster() (three
+// masters, slots 0-5460 / 5461-10922 / 10923-16383, no replicas) instead of
+// one redis-server and starts the nodes with broker.redis_cluster = true and
+// the three masters as seeds. Then `c.redis` is null and `c.redisCluster` is
+// {masters: [{port, address, kill(), start()}], address, cli(), ownerOf(key),
+// stop()}: a master's start() restarts it on the same port and dir, where its
+// nodes-<port>.conf keeps its id and slots, so it rejoins (its data is gone).
+//
 // startCluster registers its teardown with `t.after` (processes are killed
 // and temp dirs removed even when the test fails) and also kills every child
-// when the Node process exits. The pieces (startRedis, startNode,
-// startNginx, startHaproxy) can be used alone; each returns an object with
-// stop(). nginx and haproxy run deploy/nginx.conf and deploy/haproxy.cfg with
-// the listen port and node addresses substituted.
+// when the Node process exits. The pieces (startRedis, startRedisCluster,
+// startNode, startNginx, startHaproxy) can be used alone; each returns an
+// object with stop(). nginx and haproxy run deploy/nginx.conf and
+// deploy/haproxy.cfg with the listen port and node addresses substituted.
 'use strict';
-const { spawn, execFileSync } = require('node:child_process');
+const { spawn, execFile } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -130,6 +139,86 @@ async function startRedis({ port = 0 } = {}) {
   return redis.start();
 }
 
+// redis-cli against 127.0.0.1:port; resolves with its output (raw, as when
+// not on a terminal), rejects on an error or after 5 s.
+function redisCli(port, ...args) {
+  return new Promise((resolve, reject) => {
+    execFile(which('redis-cli'), ['-h', '127.0.0.1', '-p', String(port), ...args.map(String)], { timeout: 5000 },
+      (err, stdout, stderr) => (err ? reject(new Error(`redis-cli -p ${port} ${args.join(' ')}: ${err.message} ${stderr}`))
+        : resolve(stdout)));
+  });
+}
+
+// A Redis Cluster of `masters` masters (no replicas) on free loopback ports,
+// each in its own temp dir with an explicit cluster bus port (port + 10000
+// may be over 65535). The slots are split evenly; the first master MEETs the
+// others; resolves once every master says cluster_state:ok (15 s at most).
+// cluster-require-full-coverage is off, so the other masters keep serving
+// while one is down.
+async function startRedisCluster({ masters: count = 3 } = {}) {
+  const rc = { masters: [] };
+  const perMaster = Math.floor(16384 / count);
+  for (let i = 0; i < count; i++) {
+    const m = {
+      port: await freePort(), busPort: await freePort(), proc: null,
+      dir: fs.mkdtempSync(path.join(os.tmpdir(), 'sb-rcluster-')),
+      slots: [i * perMaster, i === count - 1 ? 16383 : (i + 1) * perMaster - 1],
+    };
+    m.address = `127.0.0.1:${m.port}`;
+    m.start = async () => {
+      const p = spawnChild(which('redis-server'), ['--bind', '127.0.0.1', '--port', String(m.port),
+        '--cluster-enabled', 'yes', '--cluster-config-file', path.join(m.dir, `nodes-${m.port}.conf`),
+        '--cluster-port', String(m.busPort), '--cluster-node-timeout', '2000',
+        '--cluster-require-full-coverage', 'no', '--save', '', '--appendonly', 'no', '--dir', m.dir, '--logfile', '']);
+      m.proc = p;
+      await waitListening(m.port, p.exited, 'redis-server (cluster)', () => p.output);
+      return m;
+    };
+    m.kill = () => killChild(m.proc, 'SIGKILL');
+    m.output = () => (m.proc ? m.proc.output : '');
+    rc.masters.push(m);
+  }
+  rc.address = rc.masters.map((m) => m.address).join(',');
+  rc.cli = (...args) => redisCli(rc.masters.find((m) => m.proc && m.proc.child.exitCode === null
+    && m.proc.child.signalCode === null).port, ...args);
+  // The master (from rc.masters) that owns `key`'s slot, as CLUSTER NODES
+  // tells it; undefined when no master claims the slot.
+  rc.ownerOf = async (key) => {
+    const slot = Number((await rc.cli('CLUSTER', 'KEYSLOT', key)).trim());
+    for (const line of (await rc.cli('CLUSTER', 'NODES')).split('\n')) {
+      const f = line.trim().split(' ');
+      if (f.length < 9 || !f[2].includes('master')) continue;
+      const owns = f.slice(8).some((r) => {
+        const [a, b = a] = r.split('-').map(Number);
+        return slot >= a && slot <= b;
+      });
+      if (owns) return rc.masters.find((m) => f[1].startsWith(`${m.address}@`));
+    }
+    return undefined;
+  };
+  rc.stop = async () => {
+    await Promise.all(rc.masters.map((m) => killChild(m.proc, 'SIGTERM')));
+    for (const m of rc.masters) fs.rmSync(m.dir, { recursive: true, force: true });
+  };
+  try {
+    for (const m of rc.masters) await m.start();
+    for (const m of rc.masters) await redisCli(m.port, 'CLUSTER', 'ADDSLOTSRANGE', m.slots[0], m.slots[1]);
+    const [first, ...others] = rc.masters;
+    for (const m of others) await redisCli(first.port, 'CLUSTER', 'MEET', '127.0.0.1', m.port, m.busPort);
+    const deadline = Date.now() + 15000;
+    for (;;) {
+      const infos = await Promise.all(rc.masters.map((m) => redisCli(m.port, 'CLUSTER', 'INFO')));
+      if (infos.every((i) => i.includes('cluster_state:ok'))) break;
+      if (Date.now() > deadline) throw new Error(`Redis Cluster not ok after 15 s: ${infos.join(' | ')}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } catch (e) {
+    await rc.stop();
+    throw e;
+  }
+  return rc;
+}
+
 // ---------------------------------------------------------------- nodes
 
 // One node on the Redis broker at `redisAddress` with key prefix `prefix`
@@ -236,11 +325,14 @@ const startHaproxy = (backends, opts) => startBalancer('haproxy', backends, opts
 
 // ---------------------------------------------------------------- cluster
 
-// Redis + `nodes` nodes (+ `lb`: 'nginx', 'haproxy' or null). `namespaces`
-// and `env` go to every node. Teardown runs in t.after. Returns {redis,
-// nodes, lb, prefix, stop()}; `stop()` may be called early, it is idempotent.
-async function startCluster(t, { nodes = 3, lb = 'nginx', namespaces = null, env = {} } = {}) {
-  const cluster = { redis: null, nodes: [], lb: null, prefix: `sbcluster${process.pid}-${Date.now().toString(36)}` };
+// Redis (or, with `redisCluster`, a three-master Redis Cluster) + `nodes`
+// nodes (+ `lb`: 'nginx', 'haproxy' or null). `namespaces` and `env` go to
+// every node. Teardown runs in t.after. Returns {redis, redisCluster, nodes,
+// lb, prefix, stop()}; `stop()` may be called early, it is idempotent.
+async function startCluster(t, { nodes = 3, lb = 'nginx', namespaces = null, env = {}, redisCluster = false } = {}) {
+  const cluster = {
+    redis: null, redisCluster: null, nodes: [], lb: null, prefix: `sbcluster${process.pid}-${Date.now().toString(36)}`,
+  };
   let stopped = false;
   cluster.stop = async () => {
     if (stopped) return;
@@ -248,13 +340,23 @@ async function startCluster(t, { nodes = 3, lb = 'nginx', namespaces = null, env
     if (cluster.lb) await cluster.lb.stop().catch(() => {});
     await Promise.all(cluster.nodes.map((n) => n.stop().catch(() => {})));
     if (cluster.redis) await cluster.redis.stop().catch(() => {});
+    if (cluster.redisCluster) await cluster.redisCluster.stop().catch(() => {});
   };
   if (t) t.after(() => cluster.stop());
   try {
-    cluster.redis = await startRedis();
+    let redisAddress;
+    let nodeEnv = env;
+    if (redisCluster) {
+      cluster.redisCluster = await startRedisCluster({ masters: 3 });
+      redisAddress = cluster.redisCluster.address;
+      nodeEnv = { SWITCHBOARD_BROKER_REDIS_CLUSTER: 'true', ...env };
+    } else {
+      cluster.redis = await startRedis();
+      redisAddress = cluster.redis.address;
+    }
     for (let i = 0; i < nodes; i++) {
       cluster.nodes.push(await startNode({
-        redisAddress: cluster.redis.address, prefix: cluster.prefix, namespaces, env, name: `node${i + 1}`,
+        redisAddress, prefix: cluster.prefix, namespaces, env: nodeEnv, name: `node${i + 1}`,
       }));
     }
     if (lb) cluster.lb = await startBalancer(lb, cluster.nodes.map((n) => `127.0.0.1:${n.port}`));
@@ -266,6 +368,6 @@ async function startCluster(t, { nodes = 3, lb = 'nginx', namespaces = null, env
 }
 
 module.exports = {
-  missingTools, startCluster, startRedis, startNode, startNginx, startHaproxy,
+  missingTools, startCluster, startRedis, startRedisCluster, startNode, startNginx, startHaproxy,
   nginxConfig, haproxyConfig,
 };
