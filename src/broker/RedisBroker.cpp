@@ -394,8 +394,11 @@ class RedisBroker::PubSub final : public RedisConnection::Observer {
         }
         ++it;
       }
-      for (size_t i = 0; i < topics.size(); i += kSubscribeBatch) {
-        size_t n = std::min(kSubscribeBatch, topics.size() - i);
+      // One SSUBSCRIBE names topics of one slot only (else CROSSSLOT), so a
+      // cluster resubscribes topic by topic, pipelined.
+      const size_t batch = cluster() ? 1 : kSubscribeBatch;
+      for (size_t i = 0; i < topics.size(); i += batch) {
+        size_t n = std::min(batch, topics.size() - i);
         subscribeOn(conn, "SUBSCRIBE", std::span<const std::string>(topics.data() + i, n));
       }
     }

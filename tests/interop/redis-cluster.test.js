@@ -9,7 +9,8 @@
 //       load, restarted on the same port (it rejoins with its slots, empty):
 //       every client recovers everything or is told recovered:false, and all
 //       of them receive what is published once the master is back.
-//       Marked todo: a server bug (CROSSSLOT on resubscribing, below) fails it.
+//       A second channel on that master makes the broker resubscribe
+//       several channels of different slots at once.
 // Skipped (with the reason) when redis-server, redis-cli or nginx is missing.
 'use strict';
 const test = require('node:test');
@@ -55,15 +56,10 @@ test('redis cluster: 3 nodes + a 3-master Redis Cluster behind nginx', { skip },
     await nodeFailureScenario(t, cluster, { channel: 'load:node-failure', diag });
   });
 
-  // TODO(server): after a master comes back, RedisBroker's onRedisReady
-  // resubscribes that master's channels in one SSUBSCRIBE of up to 256
-  // topics; Redis refuses a multi-slot SSUBSCRIBE ("CROSSSLOT Keys in
-  // request don't hash to the same slot"), so with two or more channels on
-  // the master no node is subscribed again, no onResubscribed is reported,
-  // and the clients stay subscribed without receiving anything.
-  const crossSlot = 'server bug: resubscribing several channels of a restarted master in one SSUBSCRIBE fails with CROSSSLOT';
+  // A second channel on the master makes it resubscribe channels of several
+  // slots at once (one SSUBSCRIBE each: Redis refuses a multi-slot one).
   const nameC = '(c) kill -9 of the master owning the load channel: every client recovers or is told recovered:false, and keeps receiving';
-  await t.test(nameC, { todo: crossSlot }, async (t) => {
+  await t.test(nameC, async (t) => {
     const channel = 'load:master-restart';
     const master = await rc.ownerOf(topic(cluster, channel));
     assert.ok(master, `a master owns ${channel}`);

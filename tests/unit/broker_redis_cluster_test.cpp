@@ -315,8 +315,13 @@ TEST(RedisClusterFailure, KilledMasterFailsFastThenResubscribes) {
   EventRecorder events;
   a.setEventHandler(&events);
   const std::string lost = channelOn(a.redis(), cluster, 1, "lost");
+  // A second channel on the same master, in another slot: the resubscribe
+  // must not name both in one SSUBSCRIBE (CROSSSLOT).
+  const std::string lost2 = channelOn(a.redis(), cluster, 1, "lost2");
+  ASSERT_NE(rc::keySlot(a.redis().topic(lost)), rc::keySlot(a.redis().topic(lost2)));
   const std::string kept = channelOn(a.redis(), cluster, 2, "kept");
   ASSERT_FALSE(subscribeReady(a, lost).error);
+  ASSERT_FALSE(subscribeReady(a, lost2).error);
   ASSERT_FALSE(subscribeReady(a, kept).error);
   ASSERT_FALSE(publish(b, lost, "before", withHistory(10, 60s)).error);
   ASSERT_TRUE(events.waitFor(lost, Kind::Publication, 1, 5s));
@@ -337,6 +342,8 @@ TEST(RedisClusterFailure, KilledMasterFailsFastThenResubscribes) {
   ASSERT_TRUE(cluster.node(1).start());  // same port, same nodes.conf: it owns its slots again
   ASSERT_TRUE(events.waitFor(lost, Kind::Resubscribed, 1, 15s)) << "no gap report after the master came back";
   EXPECT_TRUE(a.redis().subscriptionConfirmed(lost));
+  ASSERT_TRUE(events.waitFor(lost2, Kind::Resubscribed, 1, 5s)) << "the second channel was not resubscribed";
+  EXPECT_TRUE(a.redis().subscriptionConfirmed(lost2));
   EXPECT_EQ(events.count(kept, Kind::Resubscribed), 0u);
   ASSERT_TRUE(publishEventually(b, lost, "after", 10s));
   ASSERT_TRUE(events.waitFor(lost, Kind::Publication, 2, 5s));
