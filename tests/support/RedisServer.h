@@ -156,6 +156,10 @@ class RedisServer {
     }
     for (int i = 0; i < 100; ++i) {
       std::this_thread::sleep_for(50ms);
+      if (waitpid(pid_, nullptr, WNOHANG) == pid_) {  // exited: e.g. its port was taken meanwhile
+        pid_ = -1;
+        return false;
+      }
       RedisProbe probe(port_, password());
       if (probe.ok() && probe.command({"PING"}) == "PONG") return true;
     }

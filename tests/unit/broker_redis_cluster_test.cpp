@@ -32,10 +32,36 @@ class RedisTestCluster {
   static constexpr int kMasters = 3;
 
   // `extra`: more redis-server arguments for every node.
-  explicit RedisTestCluster(std::vector<std::string> extra = {}) {
+  explicit RedisTestCluster(std::vector<std::string> extra = {}) : extra_(std::move(extra)) {
     char pattern[] = "/tmp/sb-rcluster-XXXXXX";
     if (!mkdtemp(pattern)) return;
     dir_ = pattern;
+    makeNodes();
+  }
+  ~RedisTestCluster() {
+    nodes_.clear();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  // Starts the nodes, assigns the slots, introduces them to each other and
+  // waits (up to 15 s) until every node says cluster_state:ok. The ports are
+  // picked free but not held, so another test process (ctest -j) may take
+  // one first: then it starts over on fresh ports, up to three times.
+  bool start() {
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      if (startOnce()) return true;
+      nodes_.clear();
+      busPorts_.clear();
+      std::filesystem::remove_all(dir_);
+      std::filesystem::create_directories(dir_);
+      makeNodes();
+    }
+    return false;
+  }
+
+ private:
+  void makeNodes() {
+    const std::vector<std::string>& extra = extra_;
     for (int i = 0; i < kMasters; ++i) {
       std::vector<std::string> args{"--cluster-enabled", "yes", "--cluster-config-file",
                                     dir_ + "/nodes-" + std::to_string(i) + ".conf", "--cluster-node-timeout", "1000",
@@ -45,14 +71,8 @@ class RedisTestCluster {
       nodes_.push_back(std::make_unique<RedisServer>(args));
     }
   }
-  ~RedisTestCluster() {
-    nodes_.clear();
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
-  }
 
-  // Starts the nodes, assigns the slots, introduces them to each other and
-  // waits (up to 15 s) until every node says cluster_state:ok.
-  bool start() {
+  bool startOnce() {
     if (dir_.empty()) return false;
     static constexpr int kRanges[kMasters][2] = {{0, 5460}, {5461, 10922}, {10923, 16383}};
     for (auto& n : nodes_)
@@ -71,6 +91,7 @@ class RedisTestCluster {
     return waitHealthy(15s);
   }
 
+ public:
   bool waitHealthy(std::chrono::milliseconds timeout) {
     auto until = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < until) {
@@ -107,6 +128,7 @@ class RedisTestCluster {
   }
 
  private:
+  std::vector<std::string> extra_;
   std::string dir_;
   std::vector<std::unique_ptr<RedisServer>> nodes_;
   std::vector<int> busPorts_;  // --cluster-port of each node
