@@ -227,37 +227,39 @@ void RedisConnection::sendCommand(std::span<const std::string> argv, ReplyFn don
   if (!replyTimer_.armed()) armTimer(replyTimer_, options_.replyTimeout);
 }
 
-bool RedisConnection::pubsub(std::string_view verb, std::span<const std::string> channels) {
-  if (state_ != State::Ready || !ctx_ || channels.empty()) return false;
+namespace {
+// `verb` then `channels`, as hiredis's argv calls take them (pointers into
+// the caller's strings).
+struct VerbArgv {
+  VerbArgv(std::string_view verb, std::span<const std::string> channels) {
+    args.reserve(channels.size() + 1);
+    lens.reserve(channels.size() + 1);
+    args.push_back(verb.data());
+    lens.push_back(verb.size());
+    for (const auto& c : channels) {
+      args.push_back(c.data());
+      lens.push_back(c.size());
+    }
+  }
+  int count() const { return int(args.size()); }
   std::vector<const char*> args;
   std::vector<size_t> lens;
-  args.reserve(channels.size() + 1);
-  lens.reserve(channels.size() + 1);
-  args.push_back(verb.data());
-  lens.push_back(verb.size());
-  for (const auto& c : channels) {
-    args.push_back(c.data());
-    lens.push_back(c.size());
-  }
-  return redisAsyncCommandArgv(ctx_, &RedisConnection::onPush, this, int(args.size()), args.data(), lens.data()) ==
-         REDIS_OK;
+};
+}  // namespace
+
+bool RedisConnection::pubsub(std::string_view verb, std::span<const std::string> channels) {
+  if (state_ != State::Ready || !ctx_ || channels.empty()) return false;
+  VerbArgv argv(verb, channels);
+  return redisAsyncCommandArgv(ctx_, &RedisConnection::onPush, this, argv.count(), argv.args.data(),
+                               argv.lens.data()) == REDIS_OK;
 }
 
 bool RedisConnection::shardedPubsub(std::string_view verb, std::span<const std::string> channels) {
   if (state_ != State::Ready || !ctx_ || channels.empty() || !sentAt_.empty()) return false;
-  std::vector<const char*> args;
-  std::vector<size_t> lens;
-  args.reserve(channels.size() + 1);
-  lens.reserve(channels.size() + 1);
-  args.push_back(verb.data());
-  lens.push_back(verb.size());
-  for (const auto& c : channels) {
-    args.push_back(c.data());
-    lens.push_back(c.size());
-  }
+  VerbArgv argv(verb, channels);
   // Appended to the output buffer without a hiredis callback: the replies
   // are ours (readPushes), hiredis's reply queue never sees them.
-  if (redisAppendCommandArgv(&ctx_->c, int(args.size()), args.data(), lens.data()) != REDIS_OK) return false;
+  if (redisAppendCommandArgv(&ctx_->c, argv.count(), argv.args.data(), argv.lens.data()) != REDIS_OK) return false;
   pushMode_ = true;
   hookAddWrite(this);
   hookAddRead(this);
@@ -415,11 +417,13 @@ void RedisConnection::hookDelRead(void* self) {
 
 void RedisConnection::hookAddWrite(void* self) {
   auto* c = static_cast<RedisConnection*>(self);
-  // Connected and not in the middle of a write: write at the end of this
-  // loop turn, together with every other command of the turn. Otherwise
-  // (connecting, or a partial write) wait for the socket to be writable.
+  // Connected and not in the middle of a write: write with the urgent
+  // output of this loop turn, together with every other command of the
+  // turn, ahead of the turn's fan-out (a publication's own fan-out waits for
+  // Redis's answer: see EventLoop). Otherwise (connecting, or a partial
+  // write) wait for the socket to be writable.
   if (c->ctx_ && (c->ctx_->c.flags & REDIS_CONNECTED) && !c->writing_) {
-    c->loop_.queueFlush(c);
+    c->loop_.queueFlush(c, /*urgent=*/true);
     return;
   }
   c->setWant(c->wantWrite_, true);

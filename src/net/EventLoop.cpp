@@ -90,37 +90,86 @@ void EventLoop::runPosted() {
 
 void EventLoop::cancelFlush(Flushable* f) {
   if (!f->flushQueued) return;
-  auto it = std::find(flushList_.begin(), flushList_.end(), f);
-  if (it != flushList_.end()) *it = nullptr;
+  for (auto* list : {&flushList_, &urgentList_}) {
+    auto it = std::find(list->begin(), list->end(), f);
+    if (it != list->end()) *it = nullptr;
+  }
   f->flushQueued = false;
 }
 
+void EventLoop::flushList(std::vector<Flushable*>& list) {
+  for (size_t i = 0; i < list.size(); ++i) {
+    Flushable* f = list[i];
+    if (!f) continue;
+    f->flushQueued = false;
+    f->flush();
+  }
+  list.clear();
+}
+
+namespace {
+uint64_t monotonicUs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1000000 + uint64_t(ts.tv_nsec) / 1000;
+}
+}  // namespace
+
 void EventLoop::flushAll() {
+  flushList(urgentList_);
   // Flushing may queue more flushes (a write error closes a connection,
-  // which may notify others); loop until the list stays empty.
+  // which may notify others; I/O handled mid-flush queues output); loop
+  // until the list stays empty. The I/O checks stop at the end of the list
+  // the turn started with, so a stream of arrivals cannot hold the turn.
+  const size_t planned = flushList_.size();
+  uint64_t lastPoll = planned > kMidFlushClockStride ? monotonicUs() : 0;
+  bool polled = false;
   for (size_t i = 0; i < flushList_.size(); ++i) {
+    if (i < planned && i % kMidFlushClockStride == kMidFlushClockStride - 1) {
+      uint64_t t = monotonicUs();
+      if (t - lastPoll >= kMidFlushPollUs) {
+        if (!polled) ++midFlushPolls_;
+        polled = true;
+        pollIo(0);
+        runPosted();
+        flushList(urgentList_);
+        lastPoll = monotonicUs();
+      }
+    }
     Flushable* f = flushList_[i];
     if (!f) continue;
     f->flushQueued = false;
     f->flush();
   }
   flushList_.clear();
+  flushList(urgentList_);
+}
+
+bool EventLoop::pollIo(int timeoutMs) {
+  constexpr int kMaxEvents = 256;
+  epoll_event events[kMaxEvents];
+  int n = epoll_wait(epfd_, events, kMaxEvents, timeoutMs);
+  if (n < 0) return errno == EINTR;
+  for (int i = 0; i < n; ++i) static_cast<IoHandler*>(events[i].data.ptr)->onIoEvent(events[i].events);
+  return true;
 }
 
 void EventLoop::run() {
-  constexpr int kMaxEvents = 256;
-  epoll_event events[kMaxEvents];
   EventLoop* outer = currentLoop;
   currentLoop = this;
   while (!stopping_) {
     nowMs_ = monotonicMs();
     int timeout = timers_.msUntilNextTick(nowMs_);
-    if (!flushList_.empty() || !deferred_.empty()) timeout = 0;
+    if (!flushList_.empty() || !urgentList_.empty() || !deferred_.empty()) timeout = 0;
+    constexpr int kMaxEvents = 256;
+    epoll_event events[kMaxEvents];
     int n = epoll_wait(epfd_, events, kMaxEvents, timeout);
     if (n < 0 && errno != EINTR) break;
     nowMs_ = monotonicMs();
     timers_.skipIdle(nowMs_);
     for (int i = 0; i < n; ++i) static_cast<IoHandler*>(events[i].data.ptr)->onIoEvent(events[i].events);
+    // Commands to the broker leave before the turn's own work.
+    flushList(urgentList_);
     runPosted();
     timers_.advance(nowMs_);
     flushAll();

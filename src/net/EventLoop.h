@@ -3,6 +3,14 @@
 // events, run tasks posted from other threads, fire due timers, then flush
 // every connection that queued output during the turn (the "cork": a burst of
 // sends becomes one writev per socket).
+//
+// A long flush (a fan-out to thousands of sockets takes milliseconds) looks
+// for I/O again every kMidFlushPollUs: what arrived meanwhile (a publication
+// from the broker, an API request) is handled at once and its output joins
+// the same flush — the sockets not flushed yet carry it in the same writev —
+// instead of waiting a whole turn. Output queued as urgent (a command to the
+// broker, whose answer the turn is waiting for) goes out before the other
+// output and again at each of those checks.
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -52,11 +60,12 @@ class EventLoop : private IoHandler {
   // Thread-safe: runs `task` on the loop thread during a later turn.
   void post(std::function<void()> task);
 
-  // Loop-thread only: flush `f` at the end of this turn.
-  void queueFlush(Flushable* f) {
+  // Loop-thread only: flush `f` at the end of this turn; `urgent`: before
+  // the turn's other output (see the file comment).
+  void queueFlush(Flushable* f, bool urgent = false) {
     if (!f->flushQueued) {
       f->flushQueued = true;
-      flushList_.push_back(f);
+      (urgent ? urgentList_ : flushList_).push_back(f);
     }
   }
   // Loop-thread only: forget `f` (it is being destroyed).
@@ -68,9 +77,19 @@ class EventLoop : private IoHandler {
   TimerWheel& timers() { return timers_; }
   uint64_t now() const { return nowMs_; }
 
+  // How often a long flush looks for I/O again (see the file comment), and
+  // after how many flushes it reads the clock to know.
+  static constexpr uint64_t kMidFlushPollUs = 500;
+  static constexpr size_t kMidFlushClockStride = 16;
+  // Loop turns whose flush looked for I/O again (tests, diagnostics).
+  uint64_t midFlushPolls() const { return midFlushPolls_; }
+
  private:
   void onIoEvent(uint32_t events) override;  // the wake-up eventfd
+  // Waits up to `timeoutMs` for I/O and dispatches what is ready.
+  bool pollIo(int timeoutMs);
   void runPosted();
+  void flushList(std::vector<Flushable*>& list);
   void flushAll();
 
   int epfd_ = -1;
@@ -79,6 +98,8 @@ class EventLoop : private IoHandler {
   TimerWheel timers_;
   bool stopping_ = false;
   std::vector<Flushable*> flushList_;
+  std::vector<Flushable*> urgentList_;
+  uint64_t midFlushPolls_ = 0;
   std::vector<std::function<void()>> deferred_;
   std::mutex postedMu_;
   std::vector<std::function<void()>> posted_;
