@@ -104,18 +104,22 @@ if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
     not_ok "bench/run-cluster-fanout --quick exited $rc; its stderr ends:"; tail -15 "$TMP/cluster.stderr" | sed 's/^/#   /'; fi
   for setup in memory-1 redis-1 redis-3; do
     row=$(grep -E "^\| $setup \|" "$TMP/cluster.stdout" | head -1)
-    dps=$(echo "$row" | awk -F'|' '{ gsub(/ /, "", $3); print $3 }')
-    p99=$(echo "$row" | awk -F'|' '{ gsub(/ /, "", $6); print $6 }')
+    dps=$(echo "$row" | awk -F'|' '{ gsub(/ /, "", $4); print $4 }')
+    p99=$(echo "$row" | awk -F'|' '{ gsub(/ /, "", $7); print $7 }')
     if [[ "$dps" =~ ^[0-9]+$ ]] && [ "$dps" -gt 0 ] && [[ "$p99" =~ ^[0-9.]+$ ]]; then
       ok "cluster-fanout row $setup: $dps deliveries/s, p99 $p99 ms"
     else
       not_ok "cluster-fanout row $setup has no figures: '$row'"
     fi
   done
+  # --quick is one round: its figures are printed per round too.
+  round=$(grep -E '^\| 1 \| [0-9.]+ / [0-9.]+ \| [0-9.]+ / [0-9.]+ \| [0-9.]+ / [0-9.]+ \|$' "$TMP/cluster.stdout" | head -1)
+  if [ -n "$round" ]; then ok "cluster-fanout prints round 1: $round"; else
+    not_ok "cluster-fanout has no per-round row for round 1"; fi
   for setup in redis-1 redis-3; do
     row=$(grep -E "^\| $setup \|" "$TMP/cluster.stdout" | head -1)
-    cpu=$(echo "$row" | awk -F'|' '{ gsub(/ /, "", $10); print $10 }')
-    perpub=$(echo "$row" | awk -F'|' '{ gsub(/ /, "", $11); print $11 }')
+    cpu=$(echo "$row" | awk -F'|' '{ gsub(/ /, "", $11); print $11 }')
+    perpub=$(echo "$row" | awk -F'|' '{ gsub(/ /, "", $12); print $12 }')
     if [[ "$cpu" =~ ^[0-9.]+$ ]] && [ "$perpub" = "1.00" ]; then
       ok "cluster-fanout $setup: Redis CPU $cpu ms per 100k deliveries, 1.00 publish per publication"
     else
