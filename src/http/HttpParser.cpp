@@ -2,6 +2,8 @@
 
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
+#include <utility>
 
 namespace sb::http {
 
@@ -10,6 +12,8 @@ namespace bhttp = boost::beast::http;
 struct HttpParser::Impl {
   bhttp::request_parser<bhttp::string_body> parser;
   bool started = false;
+  bool expectChecked = false;  // the header's Expect was looked at
+  bool continuePending = false;
 };
 
 HttpParser::HttpParser(Limits limits) : limits_(limits) { fresh(); }
@@ -24,6 +28,17 @@ void HttpParser::fresh() {
 
 bool HttpParser::inProgress() const { return impl_->started; }
 
+bool HttpParser::takeContinue() { return std::exchange(impl_->continuePending, false); }
+
+namespace {
+bool equalsNoCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  return true;
+}
+}  // namespace
+
 HttpParser::Result HttpParser::parse(std::string_view data, size_t& consumed, Request& out) {
   consumed = 0;
   auto& p = impl_->parser;
@@ -37,11 +52,7 @@ HttpParser::Result HttpParser::parse(std::string_view data, size_t& consumed, Re
     size_t n = p.put(boost::asio::const_buffer(data.data() + consumed, data.size() - consumed), ec);
     consumed += n;
     if (n > 0) impl_->started = true;
-    if (ec == bhttp::error::need_more) {
-      impl_->started = true;
-      return Result::NeedMore;
-    }
-    if (ec) {
+    if (ec && ec != bhttp::error::need_more) {
       if (ec == bhttp::error::header_limit) {
         errorStatus_ = 431;
         errorMessage_ = "request header fields exceed " + std::to_string(limits_.headerLimit) + " bytes";
@@ -53,6 +64,26 @@ HttpParser::Result HttpParser::parse(std::string_view data, size_t& consumed, Re
         errorMessage_ = "malformed request: " + ec.message();
       }
       return Result::Error;
+    }
+    if (p.is_header_done() && !impl_->expectChecked) {
+      // RFC 9110 §10.1.1: 100-continue is the one expectation defined; an
+      // HTTP/1.0 request's is ignored.
+      impl_->expectChecked = true;
+      const auto& header = p.get();
+      auto it = header.find(bhttp::field::expect);
+      if (it != header.end() && header.version() >= 11) {
+        if (!equalsNoCase(it->value(), "100-continue")) {
+          errorStatus_ = 417;
+          errorMessage_ = "unsupported expectation \"" + std::string(it->value()) +
+                          "\" (only \"Expect: 100-continue\" is understood)";
+          return Result::Error;
+        }
+        impl_->continuePending = !p.is_done();
+      }
+    }
+    if (ec == bhttp::error::need_more) {
+      impl_->started = true;
+      return Result::NeedMore;
     }
     if (n == 0) break;
   }

@@ -1,7 +1,9 @@
 #pragma once
 // Incremental HTTP/1.1 request parsing on top of Boost.Beast's parser, with
 // the limits the server enforces: a header block over `headerLimit` is 431,
-// a body over `bodyLimit` is 413, anything malformed is 400. Beast needs the
+// a body over `bodyLimit` is 413 (before any body byte is read when
+// Content-Length says so), an `Expect` other than 100-continue is 417,
+// anything malformed is 400. Beast needs the
 // complete header block in one contiguous buffer; the caller keeps unconsumed
 // bytes and offers them again with more data appended.
 #include <cstddef>
@@ -34,6 +36,12 @@ class HttpParser {
   const std::string& errorMessage() const { return errorMessage_; }
   // True while a request has started but is not complete.
   bool inProgress() const;
+  // True once per request (then false) when an HTTP/1.1 request with
+  // `Expect: 100-continue` has its header accepted and its body still to
+  // come: the caller answers "100 Continue" so that the client sends it
+  // (curl waits a second otherwise). A body over the limit is refused (413)
+  // instead, before the client sends it.
+  bool takeContinue();
 
  private:
   struct Impl;

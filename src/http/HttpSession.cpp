@@ -55,6 +55,9 @@ void HttpSession::process(net::Connection& c, std::string_view data) {
       return;
     }
     if (result == HttpParser::Result::NeedMore) {
+      // Every earlier response is queued already (a request waiting for its
+      // answer stops the parsing), so the interim response is in order.
+      if (parser_.takeContinue()) c.sendCopy("HTTP/1.1 100 Continue\r\n\r\n");
       pending_.assign(data);
       // Give a started request a bounded time to complete.
       c.armTimer(ctx_.requestTimeoutMs);

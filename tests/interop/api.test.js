@@ -2,6 +2,7 @@
 // commands, against the real binary.
 'use strict';
 const test = require('node:test');
+const net = require('node:net');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -132,6 +133,31 @@ test('server API', async (t) => {
     const push = c.messages.find((m) => m.push).push;
     assert.deepEqual(push, { channel: 'news', pub: { data: { text: 'hello' } } });
     c.ws.close();
+  });
+
+  // curl sends "Expect: 100-continue" with bodies over 1 KiB and waits a
+  // second for the interim answer before it sends the body anyway.
+  await t.test('Expect: 100-continue is answered before the body is sent', { timeout: 10000 }, async () => {
+    const body = JSON.stringify({ channel: 'news', data: { text: 'x'.repeat(2000) } });
+    const s = net.connect(srv.port, '127.0.0.1');
+    let buf = '';
+    const seen = (re) => new Promise((resolve, reject) => {
+      const check = () => { if (re.test(buf)) { s.off('data', check); resolve(); } };
+      s.on('data', (d) => { buf += d; check(); });
+      s.on('error', reject);
+      check();
+    });
+    await new Promise((resolve) => s.on('connect', resolve));
+    s.write(`POST /api/publish HTTP/1.1\r\nHost: a\r\nX-API-Key: ${KEY}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nExpect: 100-continue\r\n\r\n`);
+    await seen(/^HTTP\/1\.1 100 Continue\r\n\r\n/);
+    assert.doesNotMatch(buf, /HTTP\/1\.1 [2-5]\d\d /, 'no final answer before the body');
+    s.write(body);
+    await seen(/HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n\{"result":\{\}\}/);
+    // An expectation other than 100-continue is refused at once.
+    s.write('POST /api/publish HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nExpect: something-else\r\n\r\n');
+    await seen(/HTTP\/1\.1 417 Expectation Failed\r\n[\s\S]*something-else/);
+    s.destroy();
   });
 
   await t.test('unknown namespace is error 102', async () => {

@@ -161,3 +161,58 @@ TEST(StaticFiles, ContentTypesAndTraversal) {
   EXPECT_EQ(files.serve(req).status, 405);
   system(("rm -rf " + dir).c_str());
 }
+
+// Expect: 100-continue (RFC 9110 §10.1.1).
+TEST(HttpParser, ExpectContinueIsSignalledOnceWhenTheBodyIsStillToCome) {
+  HttpParser p({});
+  Request req;
+  size_t used = 0;
+  std::string head = "POST /api/publish HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue\r\nContent-Length: 5\r\n\r\n";
+  ASSERT_EQ(parseAll(p, head, req, &used), HttpParser::Result::NeedMore);
+  EXPECT_EQ(used, head.size());
+  EXPECT_TRUE(p.takeContinue());
+  EXPECT_FALSE(p.takeContinue()) << "once per request";
+  ASSERT_EQ(parseAll(p, "hel", req, &used), HttpParser::Result::NeedMore);
+  EXPECT_FALSE(p.takeContinue());
+  ASSERT_EQ(parseAll(p, "lo", req), HttpParser::Result::Complete);
+  EXPECT_EQ(req.body, "hello");
+  EXPECT_FALSE(p.takeContinue());
+  // The next request on the connection starts afresh.
+  ASSERT_EQ(parseAll(p, head, req), HttpParser::Result::NeedMore);
+  EXPECT_TRUE(p.takeContinue());
+}
+
+TEST(HttpParser, ExpectContinueWithTheBodyAlreadyThereNeedsNoInterimResponse) {
+  HttpParser p({});
+  Request req;
+  ASSERT_EQ(parseAll(p, "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi", req),
+            HttpParser::Result::Complete);
+  EXPECT_FALSE(p.takeContinue());
+  // No body at all: nothing to continue to either.
+  ASSERT_EQ(parseAll(p, "GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n", req), HttpParser::Result::Complete);
+  EXPECT_FALSE(p.takeContinue());
+}
+
+TEST(HttpParser, UnknownExpectationIs417AndHttp10IgnoresExpect) {
+  HttpParser p({});
+  Request req;
+  ASSERT_EQ(parseAll(p, "POST / HTTP/1.1\r\nHost: h\r\nExpect: 200-ok\r\nContent-Length: 2\r\n\r\n", req),
+            HttpParser::Result::Error);
+  EXPECT_EQ(p.errorStatus(), 417);
+  EXPECT_NE(p.errorMessage().find("\"200-ok\""), std::string::npos) << p.errorMessage();
+  EXPECT_EQ(sb::http::statusReason(417), std::string("Expectation Failed"));
+
+  HttpParser q({});
+  ASSERT_EQ(parseAll(q, "POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n", req),
+            HttpParser::Result::NeedMore);
+  EXPECT_FALSE(q.takeContinue()) << "an HTTP/1.0 request's expectation is ignored";
+}
+
+TEST(HttpParser, ExpectContinueWithABodyOverTheLimitIs413Before100) {
+  HttpParser p({16 * 1024, 10});
+  Request req;
+  ASSERT_EQ(parseAll(p, "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 11\r\n\r\n", req),
+            HttpParser::Result::Error);
+  EXPECT_EQ(p.errorStatus(), 413);
+  EXPECT_FALSE(p.takeContinue());
+}
