@@ -91,7 +91,7 @@ template <class Target>
 std::string expected(const KeyDefOf<Target>& def) {
   constexpr int64_t kMax64 = std::numeric_limits<int64_t>::max();
   switch (def.kind) {
-    case Kind::String: return "a string";
+    case Kind::String: return def.listOrString ? "a string or an array of strings" : "a string";
     case Kind::Bool: return "true or false";
     case Kind::Int:
     case Kind::Size: {
@@ -186,6 +186,19 @@ Value fromToml(const KeyDefOf<Target>& def, std::string_view name, const toml::n
   switch (def.kind) {
     case Kind::String:
       if (auto s = node.as_string()) return s->get();
+      if (auto a = node.as_array(); a && def.listOrString) {
+        std::string joined;
+        for (size_t i = 0; i < a->size(); ++i) {
+          const toml::node& item = (*a)[i];
+          auto s = item.as_string();
+          if (!s) fail(name, origin, fmt::format("expected a string or an array of strings, element {} is {}", i, describe(item)));
+          if (s->get().find(',') != std::string::npos)
+            fail(name, origin, fmt::format("element {} ({}) holds a comma: give one item per element", i, quoted(s->get())));
+          if (i) joined += ", ";
+          joined += s->get();
+        }
+        return joined;
+      }
       break;
     case Kind::Bool:
       if (auto b = node.as_boolean()) return b->get();

@@ -392,9 +392,11 @@ const KeyDef kKeys[] = {
         "Where Redis listens (type = \"redis\"): \"host:port\", \"[ipv6]:port\", \"host\" (port 6379),\n"
         "or a unix socket \"/path\" / \"unix:/path\". Prefer an IP address or a name in /etc/hosts:\n"
         "a DNS lookup at (re)connect time holds up the worker that makes it. With redis_cluster,\n"
-        "a comma-separated list of seed nodes (\"10.0.0.1:7000, 10.0.0.2:7000\"): any one that\n"
-        "answers tells where the others are.")
-        .validate(checkRedisAddress),
+        "a list of seed nodes, as an array ([\"10.0.0.1:7000\", \"10.0.0.2:7000\"]) or one string with\n"
+        "commas (\"10.0.0.1:7000, 10.0.0.2:7000\", as the environment variable takes it): any one\n"
+        "that answers tells where the others are.")
+        .validate(checkRedisAddress)
+        .orArray(),
     field<&Config::broker, &BrokerConfig::redis_cluster>(
         "broker", "redis_cluster",
         "Redis Cluster (Redis 7 or later): each channel's keys and pub/sub go to the master that\n"

@@ -63,6 +63,9 @@ struct KeyDefOf {
   // Extra constraint, run after the type and bounds checks; throws ConfigError
   // with a message that does not name the key (the caller prefixes it).
   void (*check)(const Value&) = nullptr;
+  // A String key that holds a comma-separated list: the file may also give
+  // it as a TOML array of strings (joined with ", " before the check).
+  bool listOrString = false;
 
   // Builder-style modifiers, so table entries read as one expression.
   constexpr KeyDefOf range(int64_t lo, int64_t hi = std::numeric_limits<int64_t>::max()) const {
@@ -74,6 +77,11 @@ struct KeyDefOf {
   constexpr KeyDefOf validate(void (*fn)(const Value&)) const {
     KeyDefOf d = *this;
     d.check = fn;
+    return d;
+  }
+  constexpr KeyDefOf orArray() const {
+    KeyDefOf d = *this;
+    d.listOrString = true;
     return d;
   }
 

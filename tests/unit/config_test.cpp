@@ -826,6 +826,21 @@ TEST(ConfigSections, RedisKeys) {
               HasSubstr("config: broker.redis_address: element 1 of the address list is empty"));
   EXPECT_THAT(fileError("[broker]\nredis_address = \"127.0.0.1:7000,/tmp/redis.sock\"\n"),
               HasSubstr("element 1 of the address list: a cluster node is reached over TCP"));
+  // The list as a TOML array: the same list, the same checks.
+  Config arr = loadConfigFromString(
+      "[broker]\nredis_cluster = true\nredis_address = [\"127.0.0.1:7000\", \"127.0.0.1:7001\"]\n", nullptr);
+  EXPECT_EQ(arr.broker.redis_address, "127.0.0.1:7000, 127.0.0.1:7001");
+  EXPECT_THAT(fileError("[broker]\nredis_address = [\"127.0.0.1:7000\", \"127.0.0.1:x\"]\n"),
+              HasSubstr("config: broker.redis_address: element 1 of the address list: the port must be a number"));
+  EXPECT_THAT(fileError("[broker]\nredis_address = [\"127.0.0.1:7000\", 7001]\n"),
+              HasSubstr("config: broker.redis_address: expected a string or an array of strings, element 1 is"));
+  EXPECT_THAT(fileError("[broker]\nredis_address = [\"a:1, b:2\"]\n"),
+              HasSubstr("element 0 (\"a:1, b:2\") holds a comma"));
+  EXPECT_THAT(fileError("[broker]\nredis_address = 6379\n"),
+              HasSubstr("config: broker.redis_address: expected a string or an array of strings, got"));
+  // Other string keys take no array.
+  EXPECT_THAT(fileError("[broker]\nredis_prefix = [\"a\"]\n"),
+              HasSubstr("config: broker.redis_prefix: expected a string, got an array"));
   EXPECT_THAT(fileError("[broker]\nredis_prefix = \"a{b}\"\n"),
               HasSubstr("config: broker.redis_prefix: '{' and '}' cannot be used"));
   EXPECT_THAT(fileError("[broker]\nredis_db = -1\n"), HasSubstr("config: broker.redis_db"));
