@@ -446,7 +446,15 @@ void Hub::countSubscriber(size_t w, std::string_view channel, int delta) {
   if (it->second == 0) wk.counts.erase(it);
 }
 
-size_t Hub::channelCount() { return channelCounts({}).size(); }
+size_t Hub::channelCount() {
+  // The shards hold exactly the channels with a subscriber on some worker.
+  size_t n = 0;
+  for (Shard& sh : shards_) {
+    std::lock_guard lock(sh.mu);
+    n += sh.channels.size();
+  }
+  return n;
+}
 
 std::vector<std::pair<std::string, uint64_t>> Hub::channelCounts(const std::function<bool(std::string_view)>& keep) {
   std::unordered_map<std::string, uint64_t> merged;

@@ -211,7 +211,8 @@ class Hub final : public broker::BrokerEventHandler {
   std::vector<std::pair<std::string, uint64_t>> channelCounts(const std::function<bool(std::string_view)>& keep);
   // Channels with local subscribers on this node, each once however many
   // workers hold some (HubStats::channels counts once per worker). Any
-  // thread; as costly as channelCounts (for /metrics and /api/info).
+  // thread; takes each shard lock in turn and copies nothing (for /metrics
+  // and /api/info, which ask often).
   size_t channelCount();
 
   // Worker `w`'s thread only. `ev` in the encoding `encode` builds. While `ev`

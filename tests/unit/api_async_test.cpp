@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "../support/DeferredBroker.h"
+#include "../support/DeferredNodeTest.h"
 #include "../support/NodeTestHelpers.h"
 #include "api/ServerApi.h"
 #include "core/Node.h"
@@ -29,21 +30,15 @@ config::Config asyncTestConfig() {
   return cfg;
 }
 
-class ApiAsyncTest : public ::testing::Test {
+class ApiAsyncTest : public testsupport::DeferredNodeTest {
  protected:
-  ApiAsyncTest() : broker(new testsupport::DeferredBroker()), node(asyncTestConfig(), std::unique_ptr<broker::Broker>(broker), 1) {
-    node.hub().attachLoop(0, &loop);
-  }
-  net::EventLoop loop;
-  testsupport::DeferredBroker* broker;  // owned by node
-  core::Node node;
-  std::optional<api::ApiReply> last;
+  ApiAsyncTest() : DeferredNodeTest(asyncTestConfig()) {}
 };
 
 TEST_F(ApiAsyncTest, PublishAnswersWhenTheBrokerDoes) {
   {
     std::string body = R"({"channel":"news","data":{"n":1}})";
-    api::call(node, "publish", body, [this](api::ApiReply r) { last = std::move(r); });
+    callApi("publish", body);
     body.assign(body.size(), 'x');  // the call must not need the body any more
   }
   EXPECT_FALSE(last.has_value());
@@ -56,7 +51,7 @@ TEST_F(ApiAsyncTest, PublishAnswersWhenTheBrokerDoes) {
 
 TEST_F(ApiAsyncTest, BrokerErrorIsJsonError100) {
   broker->failNext("redis went away");
-  api::call(node, "history", R"({"channel":"news","limit":-1})", [this](api::ApiReply r) { last = std::move(r); });
+  callApi("history", R"({"channel":"news","limit":-1})");
   EXPECT_FALSE(last.has_value());
   broker->runDeferred();
   ASSERT_TRUE(last.has_value());
@@ -65,13 +60,13 @@ TEST_F(ApiAsyncTest, BrokerErrorIsJsonError100) {
 }
 
 TEST_F(ApiAsyncTest, PresenceAndStatsAnswerLater) {
-  api::call(node, "presence", R"({"channel":"news"})", [this](api::ApiReply r) { last = std::move(r); });
+  callApi("presence", R"({"channel":"news"})");
   EXPECT_FALSE(last.has_value());
   broker->runDeferred();
   ASSERT_TRUE(last.has_value());
   EXPECT_EQ(last->body, R"({"result":{"presence":{}}})");
   last.reset();
-  api::call(node, "presence_stats", R"({"channel":"news"})", [this](api::ApiReply r) { last = std::move(r); });
+  callApi("presence_stats", R"({"channel":"news"})");
   EXPECT_FALSE(last.has_value());
   broker->runDeferred();
   ASSERT_TRUE(last.has_value());
@@ -100,7 +95,7 @@ TEST_F(ApiAsyncTest, BatchRunsCommandsInOrderAndAnswersOnceAllAreDone) {
 
 TEST_F(ApiAsyncTest, BroadcastAnswersEveryChannelInOrder) {
   broker->failNext("first failed");
-  api::call(node, "broadcast", R"({"channels":["a","b"],"data":1})", [this](api::ApiReply r) { last = std::move(r); });
+  callApi("broadcast", R"({"channels":["a","b"],"data":1})");
   EXPECT_FALSE(last.has_value());
   broker->runDeferred();
   ASSERT_TRUE(last.has_value());

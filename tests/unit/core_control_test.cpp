@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../support/DeferredBroker.h"
+#include "../support/DeferredNodeTest.h"
 #include "api/ServerApi.h"
 #include "broker/MemoryBroker.h"
 #include "core/ControlChannel.h"
@@ -213,20 +214,10 @@ TEST_F(ControlChannelTest, SendRefusesOversizedMessagesAndSucceedsOnTheMemoryBro
 
 // The server API's actions by user with a broker that answers later (as
 // Redis does): the answer waits for the control message to the other nodes.
-class ControlApiTest : public ::testing::Test {
- protected:
-  ControlApiTest() : broker(new testsupport::DeferredBroker()), node(config::Config{}, std::unique_ptr<broker::Broker>(broker), 1) {
-    node.hub().attachLoop(0, &loop);
-  }
-  net::EventLoop loop;
-  testsupport::DeferredBroker* broker;  // owned by node
-  core::Node node;
-  std::optional<api::ApiReply> last;
-};
+class ControlApiTest : public testsupport::DeferredNodeTest {};
 
 TEST_F(ControlApiTest, ActionByUserAnswersOnceTheControlMessageIsTaken) {
-  api::call(node, "disconnect", R"({"user":"u1","code":3501,"reason":"bye"})",
-            [this](api::ApiReply r) { last = std::move(r); });
+  callApi("disconnect", R"({"user":"u1","code":3501,"reason":"bye"})");
   EXPECT_FALSE(last.has_value());
   ASSERT_EQ(broker->controlSent.size(), 1u);
   std::string problem;
@@ -244,7 +235,7 @@ TEST_F(ControlApiTest, ActionByUserAnswersOnceTheControlMessageIsTaken) {
 
 TEST_F(ControlApiTest, RefusedControlMessageIsError100AndBadParamsSendNothing) {
   broker->failNext("redis went away");
-  api::call(node, "unsubscribe", R"({"user":"u1","channel":"news"})", [this](api::ApiReply r) { last = std::move(r); });
+  callApi("unsubscribe", R"({"user":"u1","channel":"news"})");
   EXPECT_FALSE(last.has_value());
   broker->runDeferred();
   ASSERT_TRUE(last.has_value());
@@ -252,7 +243,7 @@ TEST_F(ControlApiTest, RefusedControlMessageIsError100AndBadParamsSendNothing) {
 
   last.reset();
   broker->controlSent.clear();
-  api::call(node, "subscribe", R"({"user":"u1"})", [this](api::ApiReply r) { last = std::move(r); });
+  callApi("subscribe", R"({"user":"u1"})");
   ASSERT_TRUE(last.has_value());  // refused before anything is sent
   EXPECT_EQ(last->status, 400);
   EXPECT_TRUE(broker->controlSent.empty());
@@ -268,7 +259,7 @@ TEST_F(ControlApiTest, MalformedActionsFromOtherNodesAreDropped) {
     EXPECT_NO_THROW(node.control().onControl(core::encodeControl({"other", "", "api", body}))) << body;
   }
   EXPECT_TRUE(broker->controlSent.empty());  // a forwarded action is not forwarded again
-  api::call(node, "refresh", R"({"user":"u1"})", [this](api::ApiReply r) { last = std::move(r); });
+  callApi("refresh", R"({"user":"u1"})");
   broker->runDeferred();
   ASSERT_TRUE(last.has_value());
   EXPECT_EQ(last->body, R"({"result":{}})");

@@ -86,12 +86,17 @@ TEST_F(HubChannelCounts, FilterSeesEveryName) {
 
 TEST_F(HubChannelCounts, ChannelCountIsDistinctAcrossWorkers) {
   auto& a0 = add("chat:a", 0);
-  add("chat:a", 1);
-  add("chat:b", 1);
+  auto& a1 = add("chat:a", 1);
+  auto& b1 = add("chat:b", 1);
   EXPECT_EQ(hub.channelCount(), 2u);
   EXPECT_EQ(hub.stats().channels.load(), 3u);  // once per worker, as documented
   remove(a0);
   EXPECT_EQ(hub.channelCount(), 2u);
+  remove(a1);
+  EXPECT_EQ(hub.channelCount(), 1u);
+  EXPECT_EQ(hub.channelCount(), counts().size());
+  remove(b1);
+  EXPECT_EQ(hub.channelCount(), 0u);
 }
 
 }  // namespace
