@@ -47,10 +47,27 @@ void Connection::cancelTimer() { loop().timers().cancel(static_cast<TimerNode*>(
 
 void Connection::send(const SharedBuffer::Ref& buf, size_t offset, size_t len) {
   if (state_ != State::Open && state_ != State::TlsHandshake) return;
+  if (overflow_ == 2 || overflow_ == 3) return;  // over the limit already: nothing more
+  if (overflow_ == 1 || overflow_ == 4) {
+    // The handler's goodbye (a disconnect message, a close frame): past the
+    // limit, each piece short.
+    if (len > kGoodbyeBytes) return;
+    out_.push(buf, offset, len);
+    loop().queueFlush(this);
+    overflow_ = 4;
+    return;
+  }
   if (out_.bytes() + len > worker_.options().writeQueueLimit) {
-    // The peer does not read fast enough: drop it rather than grow memory.
+    // The peer does not read fast enough: drop it rather than grow memory,
+    // after a goodbye if the handler has one.
     worker_.stats().slowConsumers.fetch_add(1, std::memory_order_relaxed);
-    close();
+    overflow_ = 1;
+    if (handler_ && state_ == State::Open) handler_->onSlowConsumer(*this);
+    const bool saidGoodbye = overflow_ == 4;
+    overflow_ = saidGoodbye ? 3 : 2;
+    // Neither a goodbye nor a close started: closed now. After a goodbye the
+    // handler's own closing (a WebSocket close timeout) bounds the wait.
+    if (!saidGoodbye && state_ == State::Open) close();
     return;
   }
   out_.push(buf, offset, len);

@@ -32,6 +32,14 @@ class ProtocolHandler {
   virtual void onShutdown(Connection& c);
   // The socket is gone (peer closed, error, or close()); no more sends.
   virtual void onDisconnect(Connection& c) {}
+  // A send would pass the write queue limit (a slow consumer). The handler
+  // may queue a short goodbye (pieces of at most Connection::kGoodbyeBytes,
+  // e.g. a disconnect message and a WebSocket close frame: they go past the
+  // limit, after what is queued),
+  // and must then bound the wait itself (a close timeout), or start
+  // closeAfterFlush(). The connection queues nothing else, and is closed at
+  // once if the handler did neither.
+  virtual void onSlowConsumer(Connection& c) {}
   virtual const char* name() const = 0;
 };
 
@@ -46,7 +54,8 @@ class Connection final : public IoHandler, private TimerNode, public Flushable {
   Connection& operator=(const Connection&) = delete;
 
   // Queues bytes for the end-of-turn flush. Over the worker's write queue
-  // limit the connection is closed as a slow consumer.
+  // limit the connection is closed as a slow consumer (see
+  // ProtocolHandler::onSlowConsumer).
   void send(const SharedBuffer::Ref& buf, size_t offset, size_t len);
   void send(const SharedBuffer::Ref& buf) { send(buf, 0, buf->size()); }
   void sendCopy(std::string_view bytes);
@@ -80,6 +89,10 @@ class Connection final : public IoHandler, private TimerNode, public Flushable {
 
   void shutdownServer();  // called by the worker during drain
 
+  // The largest piece of a slow consumer's goodbye (past the write queue
+  // limit): a WebSocket close frame is 2 + 125 bytes at most.
+  static constexpr size_t kGoodbyeBytes = 256;
+
  private:
   enum class State : uint8_t { TlsHandshake, Open, Flushing, Draining, Closed };
   void onIoEvent(uint32_t events) override;
@@ -97,6 +110,10 @@ class Connection final : public IoHandler, private TimerNode, public Flushable {
   friend class Worker;
   State state_;
   bool wantWrite_ = false;     // EPOLLOUT registered
+  // 0: under the limit; 1: in onSlowConsumer (a goodbye may pass the
+  // limit), 4: the same with a goodbye queued; 2: over the limit, no
+  // goodbye; 3: over the limit, goodbye queued. 2 and 3 queue nothing more.
+  uint8_t overflow_ = 0;
   Worker& worker_;
   int fd_;
   uint32_t slot = 0;  // index in the worker's connection table (Worker's business)

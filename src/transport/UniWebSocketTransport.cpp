@@ -42,6 +42,10 @@ void UniWebSocketTransport::onShutdown(ws::WebSocketConnection&) {
   session_.disconnect(protocol::disconnect::kShutdown);
 }
 
+// The client does not read: 3008, as Centrifugo closes a slow client (the
+// close frame follows what is queued).
+void UniWebSocketTransport::onSlowConsumer(ws::WebSocketConnection&) { session_.disconnect(protocol::disconnect::kSlow); }
+
 void UniWebSocketTransport::sendText(std::string_view text) {
   // One message per push, without its envelope.
   while (!text.empty()) {

@@ -26,6 +26,7 @@ class UniWebSocketTransport final : public ws::WebSocketApp, public core::Sessio
   void onMessage(ws::WebSocketConnection& ws, ws::Opcode op, std::string_view payload) override;
   void onClose(ws::WebSocketConnection& ws, uint16_t code) override;
   void onShutdown(ws::WebSocketConnection& ws) override;
+  void onSlowConsumer(ws::WebSocketConnection& ws) override;
 
   // core::SessionTransport
   void sendText(std::string_view text) override;

@@ -34,6 +34,10 @@ void WebSocketTransport::onShutdown(ws::WebSocketConnection&) {
   session_.disconnect(protocol::disconnect::kShutdown);
 }
 
+// The client does not read: 3008, as Centrifugo closes a slow client (the
+// close frame follows what is queued).
+void WebSocketTransport::onSlowConsumer(ws::WebSocketConnection&) { session_.disconnect(protocol::disconnect::kSlow); }
+
 void WebSocketTransport::onTimer(ws::WebSocketConnection&) { session_.timerFired(); }
 
 void WebSocketTransport::armTimer(uint64_t delayMs) { ws_->armAppTimer(delayMs); }

@@ -19,6 +19,7 @@ class WebSocketTransport final : public ws::WebSocketApp, public core::SessionTr
   void onMessage(ws::WebSocketConnection& ws, ws::Opcode op, std::string_view payload) override;
   void onClose(ws::WebSocketConnection& ws, uint16_t code) override;
   void onShutdown(ws::WebSocketConnection& ws) override;
+  void onSlowConsumer(ws::WebSocketConnection& ws) override;
   void onTimer(ws::WebSocketConnection& ws) override;
 
   // core::SessionTransport

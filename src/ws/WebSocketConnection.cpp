@@ -130,6 +130,14 @@ void WebSocketConnection::onShutdown(net::Connection& c) {
   else close(close_code::GoingAway, "server shutting down");
 }
 
+void WebSocketApp::onSlowConsumer(WebSocketConnection& ws) { ws.close(close_code::TryAgainLater, "slow consumer"); }
+
+void WebSocketConnection::onSlowConsumer(net::Connection&) {
+  if (proto_.closing() || proto_.closed()) return;
+  if (app_) app_->onSlowConsumer(*this);
+  else close(close_code::TryAgainLater, "slow consumer");
+}
+
 void WebSocketConnection::onDisconnect(net::Connection& c) {
   if (!closeNotified_) {
     closeNotified_ = true;

@@ -44,6 +44,10 @@ class WebSocketApp {
   virtual void onClose(WebSocketConnection& ws, uint16_t code) {}
   // The server is draining; the default closes with 1001.
   virtual void onShutdown(WebSocketConnection& ws);
+  // The client does not read: unsent data passed server.write_queue_limit.
+  // Closing here sends the close frame after what is queued (nothing else is
+  // sent any more); the default closes with 1013 "slow consumer".
+  virtual void onSlowConsumer(WebSocketConnection& ws);
   // The connection's timer fired while the app holds it (takeTimer).
   virtual void onTimer(WebSocketConnection& ws) {}
 };
@@ -78,6 +82,7 @@ class WebSocketConnection final : public net::ProtocolHandler, private WebSocket
   void onTimer(net::Connection& c) override;
   void onShutdown(net::Connection& c) override;
   void onDisconnect(net::Connection& c) override;
+  void onSlowConsumer(net::Connection& c) override;
   const char* name() const override { return "websocket"; }
 
  private:

@@ -247,3 +247,48 @@ test('a client that does not read is closed as a slow consumer; others are unaff
   assert.equal(r.data.toString(), 'fine');
   good.terminate();
 });
+
+// A Centrifugo-protocol client that stops reading is told why, as Centrifugo
+// tells it: once the client reads again it finds, after what was queued, a
+// close frame with 3008 "slow" (so the SDK reconnects and recovers).
+test('a protocol client that does not read gets close 3008 "slow" after its queued data', async (t) => {
+  const KEY = 'slow-key';
+  const srv = await startServer({
+    env: { SWITCHBOARD_SERVER_WRITE_QUEUE_LIMIT: '262144', SWITCHBOARD_SERVER_WORKERS: '1',
+      SWITCHBOARD_WEBSOCKET_CLOSE_TIMEOUT: '20s', SWITCHBOARD_API_KEY: KEY,
+      SWITCHBOARD_CLIENT_ALLOW_ANONYMOUS: 'true', SWITCHBOARD_CHANNEL_ALLOW_SUBSCRIBE_FOR_ANONYMOUS: 'true',
+      SWITCHBOARD_CHANNEL_ALLOW_SUBSCRIBE_FOR_CLIENT: 'true' },
+  });
+  t.after(() => srv.stop());
+  const { request } = require('./lib/server');
+  const ws = await open(`${srv.wsUrl}/connection/websocket`);
+  const subscribed = new Promise((resolve) => ws.on('message', (m) => {
+    if (m.toString().split('\n').some((l) => l && JSON.parse(l).id === 2)) resolve();
+  }));
+  ws.send(JSON.stringify({ id: 1, connect: {} }) + '\n' + JSON.stringify({ id: 2, subscribe: { channel: 'firehose' } }));
+  await subscribed;
+  let messages = 0;
+  ws.on('message', () => { messages += 1; });
+  const closed = new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  ws._socket.pause();  // stops reading: the kernel buffers fill, then the write queue
+
+  const data = JSON.stringify({ blob: 'x'.repeat(60000) });
+  const health = async () => JSON.parse((await request(`${srv.url}/health`)).body);
+  let published = 0;
+  const deadline = Date.now() + 20000;
+  while ((await health()).slow_consumer_disconnects < 1 && Date.now() < deadline) {
+    const burst = [];
+    for (let i = 0; i < 20; i++) {
+      burst.push(request(`${srv.url}/api/publish`, { method: 'POST', headers: { 'X-API-Key': KEY },
+        body: `{"channel":"firehose","data":${data}}` }));
+    }
+    for (const r of await Promise.all(burst)) assert.equal(r.status, 200, r.body);
+    published += burst.length;
+  }
+  assert.ok((await health()).slow_consumer_disconnects >= 1, `no slow consumer after ${published} publications`);
+  ws._socket.resume();
+  const { code, reason } = await closed;
+  assert.equal(code, 3008);
+  assert.equal(reason, 'slow');
+  assert.ok(messages > 1 && messages < published, `read ${messages} of ${published} before the close`);
+});
