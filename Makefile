@@ -56,7 +56,7 @@ fuzz: deps $(BUILD_FUZZ)/CMakeCache.txt
 
 bench: build
 	@./bench/run
-	@BUILD=$(BUILD) ./bench/run-cluster-fanout
+	@BUILD=$(BUILD) ./bench/run-cluster-fanout --out bench/CLUSTER-RESULTS.md
 
 # Switchboard against nchan, Node ws and Socket.IO (bench/run-peers): every case, 3 repetitions;
 # writes bench/results/<date>/ and the peers block of bench/RESULTS.md.
