@@ -717,7 +717,9 @@ struct QueuedCommand {
 };
 
 // Runs `commands` one after another (each starts once the previous one has
-// answered), then calls `finished` with their outcomes in order. Commands
+// answered), or all at once (`parallel`: the broker gets them together, one
+// Redis round trip for the lot, and answers them in the order sent on its
+// connection), then calls `finished` with their outcomes in order. Commands
 // answered at once run in a loop, not by recursion, so a batch of thousands
 // on a synchronous broker does not grow the stack.
 class CommandSequence : public std::enable_shared_from_this<CommandSequence> {
@@ -728,8 +730,34 @@ class CommandSequence : public std::enable_shared_from_this<CommandSequence> {
     outcomes_.resize(commands_.size());
   }
   void start() { advance(); }
+  void startAll() {
+    unanswered_ = commands_.size() + 1;  // the extra one: until every command started
+    for (size_t i = 0; i < commands_.size(); ++i) {
+      QueuedCommand& cmd = commands_[i];
+      if (cmd.refused) {
+        outcomes_[i] = std::move(*cmd.refused);
+        --unanswered_;
+        continue;
+      }
+      run(node_, cmd.method, cmd.params, [self = shared_from_this(), i](Outcome o) {
+        self->outcomes_[i] = std::move(o);
+        self->answered();
+      });
+    }
+    answered();
+  }
 
  private:
+  void answered() {
+    if (--unanswered_ == 0) finish();
+  }
+  void finish() {
+    if (!finished_) return;
+    Finished f = std::move(finished_);
+    finished_ = nullptr;
+    f(commands_, outcomes_);
+  }
+
   void advance() {
     while (next_ < commands_.size()) {
       size_t i = next_++;
@@ -751,24 +779,21 @@ class CommandSequence : public std::enable_shared_from_this<CommandSequence> {
         return;
       }
     }
-    if (finished_) {
-      Finished f = std::move(finished_);
-      finished_ = nullptr;
-      f(commands_, outcomes_);
-    }
+    finish();
   }
 
   core::Node& node_;
   std::vector<QueuedCommand> commands_;
   std::vector<Outcome> outcomes_;
   size_t next_ = 0;
+  size_t unanswered_ = 0;  // startAll
   Finished finished_;
 };
 
 // {"commands":[{"<method>":{params}}, ...], "parallel":bool} answers
 // {"replies":[{"<method>":{result}} or {"error":{...}}, ...]} in command order;
-// a bad command fails only its own reply. Commands run one after another on
-// this thread, so `parallel` changes nothing.
+// a bad command fails only its own reply. Commands run one after another,
+// or with `parallel` all at once (replies still in command order).
 void doBatch(core::Node& node, const Params& p, Done done) {
   constexpr size_t kMaxCommands = 10000;
   const json::Member* commands = p.find("commands");
@@ -821,7 +846,8 @@ void doBatch(core::Node& node, const Params& p, Done done) {
         batch.bare = true;
         done(std::move(batch));
       });
-  sequence->start();
+  if (parallel) sequence->startAll();
+  else sequence->start();
 }
 
 ApiReply render(Outcome o) {

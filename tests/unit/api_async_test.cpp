@@ -93,6 +93,36 @@ TEST_F(ApiAsyncTest, BatchRunsCommandsInOrderAndAnswersOnceAllAreDone) {
   EXPECT_TRUE(pub1 < hist && hist < info && info < nope && nope < pub2) << b;
 }
 
+// parallel: every command reaches the broker before any answer (one Redis
+// round trip for the lot); the replies keep the command order. Without it,
+// each waits for the one before.
+TEST_F(ApiAsyncTest, ParallelBatchSendsEveryCommandAtOnceAndAnswersInOrder) {
+  const std::string commands =
+      R"("commands":[{"publish":{"channel":"a","data":1}},{"nope":{}},{"publish":{"channel":"b","data":2}},)"
+      R"({"history":{"channel":"a","limit":-1}}])";
+  callApi("batch", "{" + commands + "}");
+  EXPECT_EQ(broker->deferredCount(), 1u) << "sequential: one command at a time";
+  broker->runDeferred();
+  ASSERT_TRUE(last.has_value());
+  const std::string sequential = last->body;
+  last.reset();
+
+  callApi("batch", "{" + commands + ",\"parallel\":true}");
+  EXPECT_EQ(broker->deferredCount(), 3u) << "parallel: both publishes and the history at once";
+  EXPECT_FALSE(last.has_value());
+  broker->runDeferred();
+  ASSERT_TRUE(last.has_value());
+  const std::string& b = last->body;
+  size_t pubA = b.find("{\"publish\":{\"offset\":2"), nope = b.find("unknown API method 'nope'"),
+         pubB = b.find("{\"publish\":{\"offset\":2", pubA + 1), hist = b.find("{\"history\":{\"publications\":[{");
+  ASSERT_NE(pubA, std::string::npos) << b;
+  ASSERT_NE(nope, std::string::npos) << b;
+  ASSERT_NE(pubB, std::string::npos) << b;
+  ASSERT_NE(hist, std::string::npos) << b;
+  EXPECT_TRUE(pubA < nope && nope < pubB && pubB < hist) << b;
+  EXPECT_NE(sequential.find("{\"publish\":{\"offset\":1"), std::string::npos) << sequential;
+}
+
 TEST_F(ApiAsyncTest, BroadcastAnswersEveryChannelInOrder) {
   broker->failNext("first failed");
   callApi("broadcast", R"({"channels":["a","b"],"data":1})");
