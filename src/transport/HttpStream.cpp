@@ -94,6 +94,11 @@ void HttpStream::onShutdown(net::Connection&) {
 
 void HttpStream::onDisconnect(net::Connection&) { notifyClosed(); }
 
+void HttpStream::onSlowConsumer(net::Connection&) {
+  if (open()) source_->onSlowConsumer(*this);
+  end();
+}
+
 void HttpStream::notifyClosed() {
   if (ended_) return;
   ended_ = true;

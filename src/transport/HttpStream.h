@@ -68,6 +68,11 @@ class StreamSource {
   // The server is draining: say goodbye (e.g. a disconnect push) and end
   // the stream. The default just ends it.
   virtual void onServerShutdown(StreamSink& sink) { sink.end(); }
+  // The client does not read (its unsent data passed server.write_queue_limit):
+  // nothing more is queued but a short goodbye (a disconnect event, at most
+  // net::Connection::kGoodbyeBytes), after what is queued; then the stream
+  // ends. The default just ends it.
+  virtual void onSlowConsumer(StreamSink& sink) { sink.end(); }
 };
 
 struct HttpStreamOptions {
@@ -114,6 +119,7 @@ class HttpStream final : public net::ProtocolHandler, public StreamSink {
   void onTimer(net::Connection& c) override;
   void onShutdown(net::Connection& c) override;
   void onDisconnect(net::Connection& c) override;
+  void onSlowConsumer(net::Connection& c) override;
   const char* name() const override { return "http-stream"; }
 
  private:

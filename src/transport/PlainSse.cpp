@@ -9,6 +9,7 @@
 #include "http/HttpSession.h"
 #include "net/Worker.h"
 #include "protocol/Codec.h"
+#include "protocol/Codes.h"
 #include "transport/PlainEvent.h"
 
 namespace sb::transport {
@@ -105,6 +106,10 @@ void PlainSseStream::disconnectStream(uint16_t code, std::string_view reason) {
   event += "}\n\n";
   sink.writeCopy(event);
   sink.end();
+}
+
+void PlainSseStream::onSlowConsumer(StreamSink&) {
+  disconnectStream(protocol::disconnect::kSlow.code, protocol::disconnect::kSlow.reason);
 }
 
 void PlainSseStream::emitJoinLeave(size_t, const core::ChannelEvent& ev) {

@@ -20,8 +20,9 @@
 //   event: join / event: leave        with ?join_leave=true (or the
 //   data: {"channel":"a","info":{..}}  namespace's force_push_join_leave)
 //
-//   event: disconnect                 the server API disconnected the user;
-//   data: {"code":3011,"reason":".."}  the stream ends after it
+//   event: disconnect                 the server API disconnected the user,
+//   data: {"code":3011,"reason":".."}  or 3008 "slow": the client stopped
+//                                     reading; the stream ends after it
 //
 //   : ping                            every heartbeat interval (also
 //                                     refreshes the stream's presence)
@@ -53,6 +54,9 @@ class PlainSseStream final : public PlainSubscription, public StreamSource {
   void onStreamClosed() override;
   // The server API's disconnect: `event: disconnect` with the code, then the end.
   void disconnectStream(uint16_t code, std::string_view reason) override;
+  // The client does not read: `event: disconnect` 3008 "slow" after what is
+  // queued, then the end (it reconnects with Last-Event-ID).
+  void onSlowConsumer(StreamSink& sink) override;
 
  protected:
   void emitLive(size_t channel, const core::ChannelEvent& ev) override;

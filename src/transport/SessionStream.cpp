@@ -34,6 +34,8 @@ void SessionStream::onStreamClosed() {
 
 void SessionStream::onServerShutdown(StreamSink&) { session_.disconnect(protocol::disconnect::kShutdown); }
 
+void SessionStream::onSlowConsumer(StreamSink&) { session_.disconnect(protocol::disconnect::kSlow); }
+
 void SessionStream::sendText(std::string_view text) {
   if (!sink_) return;
   // Replies and pings: one copy per message, like a WebSocket message.

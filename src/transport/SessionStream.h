@@ -65,6 +65,8 @@ class SessionStream final : public core::SessionTransport, public StreamSource {
   void onHeartbeat(StreamSink&) override { session_.timerFired(); }
   void onStreamClosed() override;
   void onServerShutdown(StreamSink& sink) override;
+  // A disconnect push 3008 "slow", as on a WebSocket.
+  void onSlowConsumer(StreamSink& sink) override;
 
   // core::SessionTransport
   void sendText(std::string_view text) override;

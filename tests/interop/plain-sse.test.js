@@ -340,3 +340,43 @@ test('[plain] sets the heartbeat interval and the retry hint', async () => {
     await srv.stop();
   }
 });
+
+// A client that stops reading finds, once it reads again, the events queued
+// before it fell behind and then `event: disconnect` 3008 "slow" (reconnect
+// with Last-Event-ID), and the stream ends.
+test('a stream that is not read ends with event: disconnect 3008 "slow"', async (t) => {
+  const srv = await startServer({ args: ['--config', writeConfig(CONFIG)],
+    env: { SWITCHBOARD_SERVER_WRITE_QUEUE_LIMIT: '262144', SWITCHBOARD_SERVER_WORKERS: '1' } });
+  t.after(() => srv.stop());
+  let text = '';
+  let ended = false;
+  let res;
+  await new Promise((resolve, reject) => {
+    const req = http.get(`${srv.url}/sse?channel=live:slow`, { agent: false }, (r) => {
+      res = r;
+      r.setEncoding('utf8');
+      r.on('data', (d) => { text += d; if (text.includes('event: subscribed')) resolve(); });
+      r.on('end', () => { ended = true; });
+      r.on('error', () => { ended = true; });
+    });
+    req.on('error', reject);
+  });
+  res.pause();  // stops reading: the kernel buffers fill, then the write queue
+  const data = { blob: 'x'.repeat(60000) };
+  const health = async () => JSON.parse((await request(`${srv.url}/health`)).body);
+  let published = 0;
+  const deadline = Date.now() + 20000;
+  while ((await health()).slow_consumer_disconnects < 1 && Date.now() < deadline) {
+    await Promise.all(Array.from({ length: 20 }, () => publish(srv, 'live:slow', data)));
+    published += 20;
+  }
+  assert.ok((await health()).slow_consumer_disconnects >= 1, `no slow consumer after ${published} publications`);
+  res.resume();
+  await waitFor(() => ended, 'the end of the stream', 15000);
+  const blocks = parseSse(text);
+  const last = blocks[blocks.length - 1];
+  assert.equal(last.event, 'disconnect');
+  assert.deepEqual(JSON.parse(last.data), { code: 3008, reason: 'slow' });
+  const delivered = blocks.filter((b) => b.id && !b.event).length;
+  assert.ok(delivered > 0 && delivered < published, `read ${delivered} of ${published} publications first`);
+});
