@@ -47,14 +47,15 @@ void Connection::cancelTimer() { loop().timers().cancel(static_cast<TimerNode*>(
 
 void Connection::send(const SharedBuffer::Ref& buf, size_t offset, size_t len) {
   if (state_ != State::Open && state_ != State::TlsHandshake) return;
-  if (overflow_ == 2 || overflow_ == 3) return;  // over the limit already: nothing more
-  if (overflow_ == 1 || overflow_ == 4) {
-    // The handler's goodbye (a disconnect message, a close frame): past the
-    // limit, each piece short.
-    if (len > kGoodbyeBytes) return;
-    out_.push(buf, offset, len);
-    loop().queueFlush(this);
-    overflow_ = 4;
+  if (overflow_ != 0) {
+    // Over the limit already: nothing more, but the handler's goodbye (a
+    // disconnect message, a close frame) while it runs: past the limit, each
+    // piece short.
+    if ((overflow_ == 1 || overflow_ == 4) && len <= kGoodbyeBytes) {
+      out_.push(buf, offset, len);
+      loop().queueFlush(this);
+      overflow_ = 4;
+    }
     return;
   }
   if (out_.bytes() + len > worker_.options().writeQueueLimit) {
