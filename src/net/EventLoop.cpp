@@ -145,13 +145,11 @@ void EventLoop::flushAll() {
   flushList(urgentList_);
 }
 
-bool EventLoop::pollIo(int timeoutMs) {
+void EventLoop::pollIo(int timeoutMs) {
   constexpr int kMaxEvents = 256;
   epoll_event events[kMaxEvents];
   int n = epoll_wait(epfd_, events, kMaxEvents, timeoutMs);
-  if (n < 0) return errno == EINTR;
   for (int i = 0; i < n; ++i) static_cast<IoHandler*>(events[i].data.ptr)->onIoEvent(events[i].events);
-  return true;
 }
 
 void EventLoop::run() {

@@ -86,8 +86,9 @@ class EventLoop : private IoHandler {
 
  private:
   void onIoEvent(uint32_t events) override;  // the wake-up eventfd
-  // Waits up to `timeoutMs` for I/O and dispatches what is ready.
-  bool pollIo(int timeoutMs);
+  // Waits up to `timeoutMs` for I/O and dispatches what is ready (nothing
+  // on an error: the turn's own epoll_wait reports it).
+  void pollIo(int timeoutMs);
   void runPosted();
   void flushList(std::vector<Flushable*>& list);
   void flushAll();
