@@ -173,3 +173,65 @@ test('unidirectional transports refuse a malformed connect request clearly', asy
   });
   assert.equal(await expired.text(), '{"disconnect":{"code":3005,"reason":"connection expired"}}\n');
 });
+
+// A unidirectional client that stops reading finds, once it reads again, the
+// publications queued before it fell behind, then {"disconnect":{"code":3008,
+// "reason":"slow"}} (and on the WebSocket close 3008), and the end.
+for (const transport of ['uni_websocket', 'uni_http_stream']) {
+  test(`${transport}: a client that stops reading gets disconnect 3008 "slow" after its queued data`, async (t) => {
+    const srv = await startCentrifugo({
+      namespaces: NAMESPACES,
+      env: { SWITCHBOARD_SERVER_WRITE_QUEUE_LIMIT: '262144', SWITCHBOARD_SERVER_WORKERS: '1',
+        SWITCHBOARD_WEBSOCKET_CLOSE_TIMEOUT: '20s' },
+    });
+    t.after(() => srv.stop());
+    const body = JSON.stringify({ token: connectionToken('slow-user', { channels: ['feed:slow'] }) });
+    let text = '';
+    const state = { ended: false, closeCode: null };
+    let resume;
+    if (transport === 'uni_websocket') {
+      const ws = new WebSocket(`${srv.wsUrl}/connection/uni_websocket`, { maxPayload: 64 * 1024 * 1024 });
+      ws.on('message', (d) => { text += d.toString() + '\n'; });
+      ws.on('close', (code) => { state.closeCode = code; state.ended = true; });
+      ws.on('error', () => {});
+      await withTimeout(new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); }), 5000, 'ws open');
+      t.after(() => ws.terminate());
+      ws.send(body);
+      await waitFor(() => text.includes('"connect"'), { label: 'connect push' });
+      ws._socket.pause();  // stops reading: the kernel buffers fill, then the write queue
+      resume = () => ws._socket.resume();
+    } else {
+      const controller = new AbortController();
+      t.after(() => controller.abort());
+      const res = await fetch(`${srv.url}/connection/uni_http_stream`, { method: 'POST', body, signal: controller.signal });
+      const reader = res.body.getReader();
+      const decoder = new TextDecoder();
+      const readAll = async (until) => {
+        for (;;) {
+          const { value, done } = await reader.read().catch(() => ({ done: true }));
+          if (done) { state.ended = true; return; }
+          text += decoder.decode(value, { stream: true });
+          if (until && until()) return;
+        }
+      };
+      await readAll(() => text.includes('"connect"'));
+      resume = () => { readAll(null); };  // until now nothing reads
+    }
+    const data = { blob: 'x'.repeat(60000) };
+    const health = async () => JSON.parse((await request(`${srv.url}/health`)).body);
+    let published = 0;
+    const deadline = Date.now() + 20000;
+    while ((await health()).slow_consumer_disconnects < 1 && Date.now() < deadline) {
+      await Promise.all(Array.from({ length: 20 }, () => api(srv, 'publish', { channel: 'feed:slow', data })));
+      published += 20;
+    }
+    assert.ok((await health()).slow_consumer_disconnects >= 1, `no slow consumer after ${published} publications`);
+    resume();
+    await waitFor(() => state.ended, { label: 'the end of the stream', timeout: 15000 });
+    const messages = text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+    assert.deepEqual(messages[messages.length - 1], { disconnect: { code: 3008, reason: 'slow' } });
+    const pubs = messages.filter((m) => m.pub).length;
+    assert.ok(pubs > 0 && pubs < published, `read ${pubs} of ${published} publications first`);
+    if (transport === 'uni_websocket') assert.equal(state.closeCode, 3008);
+  });
+}
