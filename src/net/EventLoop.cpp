@@ -97,13 +97,17 @@ void EventLoop::cancelFlush(Flushable* f) {
   f->flushQueued = false;
 }
 
+namespace {
+// An entry of a flush list: nullptr once cancelled.
+void flushEntry(Flushable* f) {
+  if (!f) return;
+  f->flushQueued = false;
+  f->flush();
+}
+}  // namespace
+
 void EventLoop::flushList(std::vector<Flushable*>& list) {
-  for (size_t i = 0; i < list.size(); ++i) {
-    Flushable* f = list[i];
-    if (!f) continue;
-    f->flushQueued = false;
-    f->flush();
-  }
+  for (size_t i = 0; i < list.size(); ++i) flushEntry(list[i]);
   list.clear();
 }
 
@@ -136,10 +140,7 @@ void EventLoop::flushAll() {
         lastPoll = monotonicUs();
       }
     }
-    Flushable* f = flushList_[i];
-    if (!f) continue;
-    f->flushQueued = false;
-    f->flush();
+    flushEntry(flushList_[i]);
   }
   flushList_.clear();
   flushList(urgentList_);

@@ -58,6 +58,26 @@ inline int freeLoopbackPort() {
   return port;
 }
 
+// Why no redis-server can run here ("" when one can).
+inline std::string redisUnavailableReason() {
+  static const std::string reason =
+      findRedisServer().empty() ? "redis-server is not installed (run scripts/install-deps)" : "";
+  return reason;
+}
+
+// One T (a server, a cluster) for the whole test binary, started on first
+// use; nullptr when redis-server is missing or T did not start.
+template <class T>
+T* sharedStarted() {
+  static std::unique_ptr<T> instance = [] {
+    if (!redisUnavailableReason().empty()) return std::unique_ptr<T>();
+    auto t = std::make_unique<T>();
+    if (!t->start()) return std::unique_ptr<T>();
+    return t;
+  }();
+  return instance.get();
+}
+
 // A synchronous hiredis client for looking at the server from the side.
 class RedisProbe {
  public:
@@ -124,11 +144,7 @@ class RedisServer {
   RedisServer& operator=(const RedisServer&) = delete;
 
   // Why no server can run here ("" when one can).
-  static std::string unavailableReason() {
-    static const std::string reason =
-        findRedisServer().empty() ? "redis-server is not installed (run scripts/install-deps)" : "";
-    return reason;
-  }
+  static std::string unavailableReason() { return redisUnavailableReason(); }
 
   // Starts on a free port, or on the previous one (a restart). Waits until it
   // answers PING.
@@ -185,15 +201,7 @@ class RedisServer {
   }
 
   // One server for the whole binary (channel names keep tests apart).
-  static RedisServer* shared() {
-    static std::unique_ptr<RedisServer> server = [] {
-      if (!unavailableReason().empty()) return std::unique_ptr<RedisServer>();
-      auto s = std::make_unique<RedisServer>();
-      if (!s->start()) return std::unique_ptr<RedisServer>();
-      return s;
-    }();
-    return server.get();
-  }
+  static RedisServer* shared() { return sharedStarted<RedisServer>(); }
 
  private:
   std::vector<std::string> extra_;

@@ -61,13 +61,12 @@ class RedisTestCluster {
 
  private:
   void makeNodes() {
-    const std::vector<std::string>& extra = extra_;
     for (int i = 0; i < kMasters; ++i) {
       std::vector<std::string> args{"--cluster-enabled", "yes", "--cluster-config-file",
                                     dir_ + "/nodes-" + std::to_string(i) + ".conf", "--cluster-node-timeout", "1000",
                                     // By default the bus is on port + 10000, past 65535 for a high free port.
                                     "--cluster-port", std::to_string(busPorts_.emplace_back(freeLoopbackPort()))};
-      args.insert(args.end(), extra.begin(), extra.end());
+      args.insert(args.end(), extra_.begin(), extra_.end());
       nodes_.push_back(std::make_unique<RedisServer>(args));
     }
   }
@@ -117,15 +116,7 @@ class RedisTestCluster {
   int ownerIndex(uint16_t slot) const { return slot <= 5460 ? 0 : slot <= 10922 ? 1 : 2; }
 
   // One cluster for the whole binary (channel names keep tests apart).
-  static RedisTestCluster* shared() {
-    static std::unique_ptr<RedisTestCluster> cluster = [] {
-      if (!RedisServer::unavailableReason().empty()) return std::unique_ptr<RedisTestCluster>();
-      auto c = std::make_unique<RedisTestCluster>();
-      if (!c->start()) return std::unique_ptr<RedisTestCluster>();
-      return c;
-    }();
-    return cluster.get();
-  }
+  static RedisTestCluster* shared() { return sharedStarted<RedisTestCluster>(); }
 
  private:
   std::vector<std::string> extra_;
