@@ -2,7 +2,6 @@
 
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/http.hpp>
-#include <cctype>
 #include <utility>
 
 namespace sb::http {
@@ -30,14 +29,6 @@ bool HttpParser::inProgress() const { return impl_->started; }
 
 bool HttpParser::takeContinue() { return std::exchange(impl_->continuePending, false); }
 
-namespace {
-bool equalsNoCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  return true;
-}
-}  // namespace
 
 HttpParser::Result HttpParser::parse(std::string_view data, size_t& consumed, Request& out) {
   consumed = 0;
@@ -72,7 +63,7 @@ HttpParser::Result HttpParser::parse(std::string_view data, size_t& consumed, Re
       const auto& header = p.get();
       auto it = header.find(bhttp::field::expect);
       if (it != header.end() && header.version() >= 11) {
-        if (!equalsNoCase(it->value(), "100-continue")) {
+        if (!iequals(it->value(), "100-continue")) {
           errorStatus_ = 417;
           errorMessage_ = "unsupported expectation \"" + std::string(it->value()) +
                           "\" (only \"Expect: 100-continue\" is understood)";
